@@ -1,0 +1,248 @@
+#include "veil/anonymiser/pii_scrubber.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace veil::anonymiser {
+namespace {
+
+// What a field must contain for a built-in pattern to match it: a cheap test that lets the common
+// field (a path without personal data) skip the regex engine entirely.
+enum class Needs : std::uint8_t {
+  anything,     // a policy-supplied pattern: always run
+  at_sign,      // e-mail: '@' or "%40"
+  inward_code,  // postcode: a digit followed by two letters ("1AA")
+  six_digits,   // National Insurance number
+  ten_digits,   // phone (0 + 9 digits at least) and NHS numbers
+};
+
+Needs needs_of(const PiiRule& rule) {
+  static constexpr std::array<std::pair<std::string_view, Needs>, 5> kBuiltinNeeds{{
+      {"email", Needs::at_sign},
+      {"postcode", Needs::inward_code},
+      {"phone", Needs::ten_digits},
+      {"nino", Needs::six_digits},
+      {"nhs", Needs::ten_digits},
+  }};
+  // Only the shipped pattern is known to need these; an edited one under the same name is run
+  // always.
+  for (const auto& builtin : builtin_pii_rules()) {
+    if (builtin.name != rule.name || builtin.pattern != rule.pattern) continue;
+    for (const auto& [name, needs] : kBuiltinNeeds) {
+      if (name == rule.name) return needs;
+    }
+  }
+  return Needs::anything;
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+struct FieldTraits {
+  std::size_t digits = 0;
+  bool at_sign = false;
+  bool inward_code = false;
+
+  explicit FieldTraits(std::string_view text) {
+    const std::size_t size = text.size();
+    for (std::size_t i = 0; i < size; ++i) {
+      const char c = text[i];
+      if (is_digit(c)) {
+        ++digits;
+        if (i + 2 < size && is_letter(text[i + 1]) && is_letter(text[i + 2])) inward_code = true;
+      } else if (c == '@') {
+        at_sign = true;
+      } else if (c == '%' && i + 2 < size && text[i + 1] == '4' && text[i + 2] == '0') {
+        at_sign = true;
+      }
+    }
+  }
+
+  bool satisfies(Needs needs) const {
+    switch (needs) {
+      case Needs::anything:
+        return true;
+      case Needs::at_sign:
+        return at_sign;
+      case Needs::inward_code:
+        return inward_code;
+      case Needs::six_digits:
+        return digits >= 6;
+      case Needs::ten_digits:
+        return digits >= 10;
+    }
+    return true;
+  }
+};
+
+// `logo@hd.png` has the shape of an e-mail address but names an image.
+bool ends_with_file_extension(std::string_view match) {
+  static constexpr std::array<std::string_view, 9> kExtensions{"png",  "jpg", "jpeg", "gif", "svg",
+                                                               "webp", "css", "js",   "ico"};
+  auto dot = match.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  auto tld = match.substr(dot + 1);
+  return std::any_of(kExtensions.begin(), kExtensions.end(), [&](std::string_view extension) {
+    return tld.size() == extension.size() &&
+           std::equal(tld.begin(), tld.end(), extension.begin(),
+                      [](char a, char b) { return (a | 0x20) == b; });
+  });
+}
+
+bool passes(PiiCheck check, std::string_view match) {
+  switch (check) {
+    case PiiCheck::none:
+      return true;
+    case PiiCheck::nhs_mod11:
+      return valid_nhs_number(match);
+    case PiiCheck::not_file_extension:
+      return !ends_with_file_extension(match);
+  }
+  return true;
+}
+
+RE2::Options rule_options() {
+  RE2::Options options;
+  options.set_log_errors(false);
+  return options;
+}
+
+}  // namespace
+
+bool valid_nhs_number(std::string_view text) {
+  std::array<int, 10> digits{};
+  std::size_t count = 0;
+  for (char c : text) {
+    if (!is_digit(c)) continue;
+    if (count == digits.size()) return false;
+    digits[count++] = c - '0';
+  }
+  if (count != digits.size()) return false;
+  int sum = 0;
+  for (std::size_t i = 0; i < 9; ++i) sum += digits[i] * static_cast<int>(10 - i);
+  int check = 11 - sum % 11;
+  if (check == 11) check = 0;
+  return check != 10 && check == digits[9];
+}
+
+struct PiiScrubber::Impl {
+  std::vector<PiiRule> rules;
+  std::vector<std::unique_ptr<RE2>> patterns;
+  std::vector<Needs> needs;
+  RE2::Set set{rule_options(), RE2::UNANCHORED};
+  std::vector<int> set_hits;            // scratch for RE2::Set::Match
+  std::vector<std::size_t> candidates;  // scratch: rules whose needs a field satisfies
+
+  void find_rule(std::size_t index, std::string_view text, std::vector<PiiMatch>& matches) const {
+    const RE2& pattern = *patterns[index];
+    const PiiCheck check = rules[index].check;
+    re2::StringPiece found;
+    std::size_t pos = 0;
+    while (pos <= text.size() &&
+           pattern.Match(text, pos, text.size(), RE2::UNANCHORED, &found, 1)) {
+      const auto begin = static_cast<std::size_t>(found.data() - text.data());
+      const auto end = begin + found.size();
+      if (found.empty()) {
+        pos = begin + 1;
+      } else if (passes(check, {found.data(), found.size()})) {
+        matches.push_back({static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end),
+                           static_cast<std::uint32_t>(index)});
+        pos = end;
+      } else {
+        // A shorter match starting inside a rejected e-mail would end in the same extension; NHS
+        // matches are short, so retrying one byte on stays linear.
+        pos = check == PiiCheck::not_file_extension ? end : begin + 1;
+      }
+    }
+  }
+};
+
+PiiScrubber::PiiScrubber(std::vector<PiiRule> rules) : impl_(std::make_unique<Impl>()) {
+  impl_->rules = std::move(rules);
+  for (const auto& rule : impl_->rules) {
+    auto pattern = std::make_unique<RE2>(rule.pattern, rule_options());
+    std::string error;
+    if (!pattern->ok() || impl_->set.Add(rule.pattern, &error) < 0) {
+      throw std::invalid_argument("PII rule '" + rule.name +
+                                  "': bad pattern: " + (pattern->ok() ? error : pattern->error()));
+    }
+    impl_->patterns.push_back(std::move(pattern));
+    impl_->needs.push_back(needs_of(rule));
+  }
+  if (!impl_->rules.empty() && !impl_->set.Compile()) {
+    throw std::invalid_argument("PII rules: the patterns together exceed RE2's memory budget");
+  }
+}
+
+PiiScrubber::~PiiScrubber() = default;
+PiiScrubber::PiiScrubber(PiiScrubber&&) noexcept = default;
+PiiScrubber& PiiScrubber::operator=(PiiScrubber&&) noexcept = default;
+
+const std::vector<PiiRule>& PiiScrubber::rules() const {
+  return impl_->rules;
+}
+
+void PiiScrubber::find(std::string_view text, std::vector<PiiMatch>& matches) {
+  matches.clear();
+  if (impl_->rules.empty() || text.empty()) return;
+  const FieldTraits traits(text);
+  auto& candidates = impl_->candidates;
+  candidates.clear();
+  for (std::size_t i = 0; i < impl_->needs.size(); ++i) {
+    if (traits.satisfies(impl_->needs[i])) candidates.push_back(i);
+  }
+  if (candidates.empty()) return;
+  if (candidates.size() == 1) {
+    impl_->find_rule(candidates.front(), text, matches);
+  } else {
+    // One pass over the field tells which rules match at all; only those are run for positions.
+    // Should the set's DFA run out of memory, every candidate is run: never skip PII silently.
+    RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+    auto& hits = impl_->set_hits;
+    const bool matched = impl_->set.Match(text, &hits, &error);
+    if (!matched && error.kind == RE2::Set::kNoError) return;
+    std::sort(hits.begin(), hits.end());
+    for (std::size_t index : candidates) {
+      if (!matched || std::binary_search(hits.begin(), hits.end(), static_cast<int>(index))) {
+        impl_->find_rule(index, text, matches);
+      }
+    }
+  }
+  std::sort(matches.begin(), matches.end(), [](const PiiMatch& a, const PiiMatch& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
+  });
+  std::size_t kept = 0;
+  for (const auto& match : matches) {
+    if (kept > 0 && match.begin < matches[kept - 1].end) continue;
+    matches[kept++] = match;
+  }
+  matches.resize(kept);
+}
+
+void PiiScrubber::replace(std::string_view text, std::span<const PiiMatch> matches,
+                          std::string& out) const {
+  std::size_t pos = 0;
+  for (const auto& match : matches) {
+    out.append(text.substr(pos, match.begin - pos));
+    out.append(impl_->rules[match.rule].marker);
+    pos = match.end;
+  }
+  out.append(text.substr(pos));
+}
+
+std::size_t PiiScrubber::scrub(std::string_view text, std::string& out) {
+  std::vector<PiiMatch> matches;
+  find(text, matches);
+  replace(text, matches, out);
+  return matches.size();
+}
+
+}  // namespace veil::anonymiser
