@@ -29,8 +29,9 @@ struct MasterKey {
 };
 
 // Reads a hex key file (surrounding whitespace and a trailing newline allowed). Throws
-// std::runtime_error with a message such as "key file /etc/veil/key: expected 64 hex digits, got 12".
-// `warnings` receives e.g. "key file /etc/veil/key is world-readable".
+// std::runtime_error with a message such as "key file /etc/veil/key: expected 64 hex digits, got 12"
+// or "key file /etc/veil/key: not hex". `warnings` receives
+// "key file /etc/veil/key is readable by other users (chmod 600 it)" when it is.
 MasterKey load_key_file(const std::string& path, std::size_t expected_bytes,
                         std::vector<std::string>* warnings = nullptr);
 
@@ -48,11 +49,13 @@ class AddressAnonymiser {
   std::unique_ptr<AddressAnonymiser> clone() const;
 
   // The anonymised form of `address` for a record dated `day` (ignored unless rotation is daily).
+  // An IPv4-mapped address is anonymised as its IPv4 address and returned mapped; a zone is kept.
   IpAddress map(const IpAddress& address, Day day);
 
   // Appends `text` to `out` with every address-looking token (IPv4; every RFC 4291 IPv6 text form,
   // including embedded IPv4, zones, `[v6]:port`, `v4:port`, elements of comma lists) replaced by its
   // mapping; all other bytes are copied unchanged. Returns the number of addresses replaced.
+  // What counts as an address token is documented in src/address_scan.hpp.
   std::size_t rewrite_addresses(std::string_view text, Day day, std::string& out);
 
  private:

@@ -1,0 +1,80 @@
+// An IPv4 or IPv6 address as a small value type: parsing every RFC 4291 text form and RFC 5952
+// canonical formatting, neither of which allocates.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace veil::anonymiser {
+
+enum class IpFamily : std::uint8_t { v4, v6 };
+
+class IpAddress {
+ public:
+  // Longest zone identifier kept (Linux interface names are at most 15 bytes).
+  static constexpr std::size_t kMaxZoneLength = 15;
+  // Longest canonical text: a full IPv6 address in mixed notation plus "%zone".
+  static constexpr std::size_t kMaxTextLength = 45 + 1 + kMaxZoneLength;
+
+  // The unspecified IPv4 address 0.0.0.0.
+  IpAddress() = default;
+
+  static IpAddress v4(std::uint32_t address);
+  static IpAddress v4(const std::array<std::uint8_t, 4>& bytes);
+  static IpAddress v6(const std::array<std::uint8_t, 16>& bytes);
+
+  // Accepts a dotted quad (octets of one to three decimal digits, at most 255; leading zeros are
+  // read as decimal), or IPv6 in any RFC 4291 form: full, `::`-compressed, with a trailing dotted
+  // quad (`::ffff:1.2.3.4`, `64:ff9b::1.2.3.4`), any letter case, optionally followed by
+  // `%zone` (1 to kMaxZoneLength bytes). Nothing else: no brackets, ports or surrounding blanks.
+  static std::optional<IpAddress> parse(std::string_view text);
+
+  IpFamily family() const { return family_; }
+  bool is_v4() const { return family_ == IpFamily::v4; }
+  // True for an IPv6 address in ::ffff:0:0/96.
+  bool is_v4_mapped() const;
+
+  // IPv4 addresses are held in their IPv4-mapped 16-byte form; v4_value() reads the last four.
+  const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
+  std::uint32_t v4_value() const;
+
+  // ::ffff:a.b.c.d for an IPv4 address; the IPv4 address for an IPv4-mapped one. Zones are kept.
+  IpAddress to_v4_mapped() const;
+  IpAddress to_v4() const;
+
+  std::string_view zone() const { return {zone_.data(), zone_length_}; }
+  // Returns false (and leaves the zone unchanged) when `zone` is empty or too long.
+  bool set_zone(std::string_view zone);
+
+  // Writes the RFC 5952 canonical text (lower case, longest run of two or more zero fields
+  // compressed, the first on ties, IPv4-mapped addresses as ::ffff:a.b.c.d) and the zone, if any,
+  // into `buffer` (at least kMaxTextLength bytes). Returns the number of bytes written.
+  std::size_t format(char* buffer) const;
+  std::string to_string() const;
+
+  // Address equality: family, bytes and zone.
+  friend bool operator==(const IpAddress& a, const IpAddress& b);
+
+ private:
+  std::array<std::uint8_t, 16> bytes_{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+  IpFamily family_ = IpFamily::v4;
+  std::uint8_t zone_length_ = 0;
+  std::array<char, kMaxZoneLength> zone_{};
+};
+
+// Parsers shared by IpAddress::parse and the address scanner. Each reads the longest valid address
+// at the start of `text`, returns its length in bytes (0 when there is none) and stores the
+// address.
+//
+// A dotted quad: exactly four octets; the text after it is not examined.
+std::size_t parse_ipv4_prefix(std::string_view text, IpAddress& address);
+// IPv6 without a zone. With `percent_encoded_colons` every separator is `%3A` (either letter case)
+// instead of `:`, as in a URL query string.
+std::size_t parse_ipv6_prefix(std::string_view text, IpAddress& address,
+                              bool percent_encoded_colons = false);
+
+}  // namespace veil::anonymiser

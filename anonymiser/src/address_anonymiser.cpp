@@ -1,0 +1,177 @@
+#include "veil/anonymiser/address_anonymiser.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "address_scan.hpp"
+#include "keys.hpp"
+#include "methods/address_method.hpp"
+
+namespace veil::anonymiser {
+namespace {
+
+// Recent address -> result mappings of one keyed method: direct-mapped, so a lookup is one hash
+// and one compare, and memory stays bounded whatever the input.
+class ResultCache {
+ public:
+  const IpAddress* find(const IpAddress& address) {
+    if (slots_.empty()) slots_.resize(kSlots);
+    Slot& slot = slots_[index(address)];
+    return slot.used && slot.input == address ? &slot.output : nullptr;
+  }
+
+  void store(const IpAddress& address, const IpAddress& result) {
+    slots_[index(address)] = {address, result, true};
+  }
+
+ private:
+  static constexpr std::size_t kSlotBits = 14;
+  static constexpr std::size_t kSlots = std::size_t{1} << kSlotBits;
+
+  static std::size_t index(const IpAddress& address) {
+    std::uint64_t high = 0, low = 0;
+    const auto& bytes = address.bytes();
+    for (int i = 0; i < 8; ++i) high = high << 8 | bytes[i], low = low << 8 | bytes[8 + i];
+    std::uint64_t mixed = (high * 0x9E3779B97F4A7C15ull) ^ (low * 0xC2B2AE3D27D4EB4Full);
+    mixed ^= address.is_v4() ? 0 : 0x5bd1e995;
+    return static_cast<std::size_t>((mixed ^ (mixed >> 29)) * 0xBF58476D1CE4E5B9ull >>
+                                    (64 - kSlotBits));
+  }
+
+  struct Slot {
+    IpAddress input;
+    IpAddress output;
+    bool used = false;
+  };
+  std::vector<Slot> slots_;
+};
+
+// A method keyed for one day (or for all days without rotation) with its cache.
+struct DayMethod {
+  Day day = 0;
+  std::unique_ptr<AddressMethod> method;
+  ResultCache cache;
+  std::uint64_t last_used = 0;
+};
+
+// Records arrive roughly in date order; a few days cover out-of-order lines around midnight and
+// files that interleave days.
+constexpr std::size_t kCachedDays = 4;
+
+}  // namespace
+
+struct AddressAnonymiser::Impl {
+  AnonymiseSettings settings;
+  MasterKey key;
+  bool keyed;
+  bool rotates;
+  std::vector<std::unique_ptr<DayMethod>> days;
+  DayMethod* current = nullptr;
+  std::uint64_t clock = 0;
+
+  Impl(const AnonymiseSettings& settings_in, const MasterKey& key_in)
+      : settings(settings_in),
+        key(key_in),
+        keyed(settings_in.method != Method::truncate),
+        rotates(keyed && settings_in.rotation == Rotation::daily) {
+    if (keyed && key.bytes.empty()) {
+      throw std::invalid_argument(std::string(to_string(settings.method)) + " needs a key file");
+    }
+    // Builds the undated or only instance now, so that a bad key or prefix fails here.
+    method_for(rotates ? kUndated : 0);
+  }
+
+  DayMethod& method_for(Day day) {
+    if (!rotates) day = 0;
+    if (current && current->day == day) return *current;
+    auto found = std::find_if(days.begin(), days.end(),
+                              [&](const auto& entry) { return entry->day == day; });
+    if (found == days.end()) {
+      auto entry = std::make_unique<DayMethod>();
+      entry->day = day;
+      if (rotates) {
+        auto day_key =
+            derive_day_key(key.bytes, settings.method, day, key_bytes_for(settings.method));
+        entry->method = make_address_method(settings, day_key);
+      } else {
+        entry->method = make_address_method(settings, key.bytes);
+      }
+      if (days.size() == kCachedDays) {
+        auto oldest = std::min_element(days.begin(), days.end(), [](const auto& a, const auto& b) {
+          return a->last_used < b->last_used;
+        });
+        *oldest = std::move(entry);
+        found = oldest;
+      } else {
+        days.push_back(std::move(entry));
+        found = days.end() - 1;
+      }
+    }
+    current = found->get();
+    current->last_used = ++clock;
+    return *current;
+  }
+
+  IpAddress map(const IpAddress& address, Day day) {
+    // Methods see the bare address: IPv4-mapped IPv6 as IPv4, no zone.
+    IpAddress bare =
+        address.is_v4() ? IpAddress::v4(address.v4_value()) : IpAddress::v6(address.bytes());
+    bool mapped = bare.is_v4_mapped();
+    if (mapped) bare = bare.to_v4();
+
+    DayMethod& method = method_for(day);
+    IpAddress result;
+    if (!keyed) {
+      result = method.method->apply(bare);
+    } else if (const IpAddress* cached = method.cache.find(bare)) {
+      result = *cached;
+    } else {
+      result = method.method->apply(bare);
+      method.cache.store(bare, result);
+    }
+    if (mapped && result.is_v4()) result = result.to_v4_mapped();
+    if (!address.zone().empty()) result.set_zone(address.zone());
+    return result;
+  }
+};
+
+AddressAnonymiser::AddressAnonymiser(const AnonymiseSettings& settings, const MasterKey& key)
+    : impl_(std::make_unique<Impl>(settings, key)) {}
+AddressAnonymiser::~AddressAnonymiser() = default;
+AddressAnonymiser::AddressAnonymiser(AddressAnonymiser&&) noexcept = default;
+AddressAnonymiser& AddressAnonymiser::operator=(AddressAnonymiser&&) noexcept = default;
+
+std::unique_ptr<AddressAnonymiser> AddressAnonymiser::clone() const {
+  return std::make_unique<AddressAnonymiser>(impl_->settings, impl_->key);
+}
+
+IpAddress AddressAnonymiser::map(const IpAddress& address, Day day) {
+  return impl_->map(address, day);
+}
+
+std::size_t AddressAnonymiser::rewrite_addresses(std::string_view text, Day day, std::string& out) {
+  std::size_t copied = 0, replaced = 0;
+  while (auto token = find_next_address(text, copied)) {
+    out.append(text.data() + copied, token->begin - copied);
+    char buffer[IpAddress::kMaxTextLength];
+    std::size_t length = map(token->address, day).format(buffer);
+    if (token->encoded_colon_letter) {
+      for (std::size_t i = 0; i < length; ++i) {
+        if (buffer[i] == ':') {
+          out += "%3";
+          out += token->encoded_colon_letter;
+        } else {
+          out += buffer[i];
+        }
+      }
+    } else {
+      out.append(buffer, length);
+    }
+    copied = token->end;
+    ++replaced;
+  }
+  out.append(text.data() + copied, text.size() - copied);
+  return replaced;
+}
+
+}  // namespace veil::anonymiser

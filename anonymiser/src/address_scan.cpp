@@ -1,0 +1,160 @@
+#include "address_scan.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace veil::anonymiser {
+namespace {
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_word(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+// Every address contains '.', ':' or, percent-encoded, '%' within its first five bytes, so the scan
+// jumps between these bytes and looks back from each.
+bool is_anchor(char c) {
+  return c == '.' || c == ':' || c == '%';
+}
+
+std::size_t find_anchor(std::string_view text, std::size_t pos) {
+  const char* data = text.data();
+  const std::size_t size = text.size();
+#if defined(__SSE2__)
+  const __m128i dot = _mm_set1_epi8('.');
+  const __m128i colon = _mm_set1_epi8(':');
+  const __m128i percent = _mm_set1_epi8('%');
+  for (; pos + 16 <= size; pos += 16) {
+    __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + pos));
+    __m128i hits =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, dot), _mm_cmpeq_epi8(chunk, colon)),
+                     _mm_cmpeq_epi8(chunk, percent));
+    if (int mask = _mm_movemask_epi8(hits))
+      return pos + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; pos < size; ++pos) {
+    if (is_anchor(data[pos])) return pos;
+  }
+  return std::string_view::npos;
+}
+
+// "%XX" ends right before `pos`.
+bool escape_before(std::string_view text, std::size_t pos) {
+  return pos >= 3 && text[pos - 3] == '%' && is_hex(text[pos - 2]) && is_hex(text[pos - 1]);
+}
+
+// `pos` is inside a percent escape: "%" then the two digits starting here.
+bool inside_escape(std::string_view text, std::size_t pos) {
+  return pos >= 1 && text[pos - 1] == '%' && pos + 1 < text.size() && is_hex(text[pos]) &&
+         is_hex(text[pos + 1]);
+}
+
+bool is_encoded_colon(std::string_view text, std::size_t pos) {
+  return pos + 3 <= text.size() && text[pos] == '%' && text[pos + 1] == '3' &&
+         (text[pos + 2] == 'A' || text[pos + 2] == 'a');
+}
+
+// May an IPv6 token start at `pos`? Not when glued to a word or a dot, nor when it continues a
+// colon run such as a time or MAC address (a colon right after a hex digit).
+bool ipv6_may_start(std::string_view text, std::size_t pos) {
+  if (pos == 0) return true;
+  if (inside_escape(text, pos)) return false;
+  std::size_t colon_start;
+  if (escape_before(text, pos)) {
+    if (!is_encoded_colon(text, pos - 3)) return true;
+    colon_start = pos - 3;
+  } else {
+    char previous = text[pos - 1];
+    if (previous != ':') return !is_word(previous) && previous != '.';
+    colon_start = pos - 1;
+  }
+  if (colon_start == 0) return true;
+  char before = text[colon_start - 1];
+  return !is_hex(before) && before != ':' && before != '.';
+}
+
+bool ipv6_may_end(std::string_view text, std::size_t pos) {
+  if (pos >= text.size()) return true;
+  char next = text[pos];
+  if (is_word(next)) return false;
+  return !(next == '.' && pos + 1 < text.size() && is_digit(text[pos + 1]));
+}
+
+// May an IPv4 token start at `pos`? Not when it continues a number or a dotted run of numbers.
+bool ipv4_may_start(std::string_view text, std::size_t pos) {
+  if (pos == 0 || escape_before(text, pos)) return true;
+  if (inside_escape(text, pos)) return false;
+  char previous = text[pos - 1];
+  if (is_digit(previous)) return false;
+  return !(previous == '.' && pos >= 2 && is_digit(text[pos - 2]));
+}
+
+bool ipv4_may_end(std::string_view text, std::size_t pos) {
+  if (pos >= text.size()) return true;
+  char next = text[pos];
+  if (is_digit(next)) return false;
+  return !(next == '.' && pos + 1 < text.size() && is_digit(text[pos + 1]));
+}
+
+std::optional<AddressToken> match_ipv6(std::string_view text, std::size_t pos) {
+  // The byte after the first field (at most four hex digits) decides the colon spelling.
+  std::size_t probe = pos;
+  while (probe < text.size() && probe - pos < 5 && is_hex(text[probe])) ++probe;
+  if (probe >= text.size()) return std::nullopt;
+  bool encoded = is_encoded_colon(text, probe);
+  if (!encoded && text[probe] != ':') return std::nullopt;
+  if (!ipv6_may_start(text, pos)) return std::nullopt;
+
+  AddressToken token;
+  std::size_t length = parse_ipv6_prefix(text.substr(pos), token.address, encoded);
+  std::size_t bare_gap = encoded ? 6 : 2;  // "::" alone carries no address
+  if (length <= bare_gap || !ipv6_may_end(text, pos + length)) return std::nullopt;
+  token.begin = pos;
+  token.end = pos + length;
+  token.encoded_colon_letter = encoded ? text[probe + 2] : '\0';
+  return token;
+}
+
+std::optional<AddressToken> match_ipv4(std::string_view text, std::size_t pos) {
+  if (!ipv4_may_start(text, pos)) return std::nullopt;
+  AddressToken token;
+  std::size_t length = parse_ipv4_prefix(text.substr(pos), token.address);
+  if (length == 0 || !ipv4_may_end(text, pos + length)) return std::nullopt;
+  token.begin = pos;
+  token.end = pos + length;
+  return token;
+}
+
+std::optional<AddressToken> match_at(std::string_view text, std::size_t pos) {
+  char first = text[pos];
+  if (is_hex(first) || first == ':' || first == '%') {
+    if (auto token = match_ipv6(text, pos)) return token;
+  }
+  if (is_digit(first)) return match_ipv4(text, pos);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from) {
+  // Starts already tried for an earlier anchor are not tried again.
+  std::size_t untried = from;
+  for (std::size_t anchor = find_anchor(text, from); anchor != std::string_view::npos;
+       anchor = find_anchor(text, anchor + 1)) {
+    std::size_t start = anchor >= untried + 4 ? anchor - 4 : untried;
+    for (; start <= anchor; ++start) {
+      if (auto token = match_at(text, start)) return token;
+    }
+    untried = anchor + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace veil::anonymiser

@@ -1,0 +1,32 @@
+// Finds address-looking tokens in arbitrary text without regular expressions.
+//
+// A token is IPv4 (a dotted quad) or IPv6 (any RFC 4291 form, also with `%3A` for every colon as in
+// a URL query string). What surrounds it stays text: brackets, `:port`, `%zone`, list separators.
+// Not tokens: times (13:55:36), MAC addresses (six colon-separated fields), a bare "::", dotted
+// runs of more than four numbers (1.2.3.4.5), octets above 255, IPv6 glued to a letter, digit or
+// underscore (std::string, a1::b). When in doubt and the text parses as an address it is a token:
+// the version in `Foo/10.2.3.4` is rewritten, and so is the valid IPv6 prefix of a longer colon
+// run.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+#include "veil/anonymiser/ip_address.hpp"
+
+namespace veil::anonymiser {
+
+struct AddressToken {
+  std::size_t begin = 0;  // byte offsets in the scanned text
+  std::size_t end = 0;
+  IpAddress address;
+  // For IPv6 written with percent-encoded colons, the case of the letter in "%3A" ('A' or 'a');
+  // '\0' for plain text.
+  char encoded_colon_letter = '\0';
+};
+
+// The leftmost token starting at or after `from`.
+std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from);
+
+}  // namespace veil::anonymiser

@@ -1,0 +1,260 @@
+#include "veil/anonymiser/ip_address.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace veil::anonymiser {
+namespace {
+
+constexpr std::array<std::uint8_t, 12> kV4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Length of the separator at `pos`: 1 for ':', 3 for "%3A" in percent-encoded mode, else 0.
+std::size_t colon_at(std::string_view text, std::size_t pos, bool percent_encoded) {
+  if (pos >= text.size()) return 0;
+  if (!percent_encoded) return text[pos] == ':' ? 1 : 0;
+  if (pos + 3 > text.size() || text[pos] != '%' || text[pos + 1] != '3') return 0;
+  return (text[pos + 2] == 'A' || text[pos + 2] == 'a') ? 3 : 0;
+}
+
+char* write_decimal(char* out, unsigned value) {
+  if (value >= 100) *out++ = static_cast<char>('0' + value / 100);
+  if (value >= 10) *out++ = static_cast<char>('0' + value / 10 % 10);
+  *out++ = static_cast<char>('0' + value % 10);
+  return out;
+}
+
+char* write_dotted_quad(char* out, const std::uint8_t* bytes) {
+  for (int i = 0; i < 4; ++i) {
+    if (i) *out++ = '.';
+    out = write_decimal(out, bytes[i]);
+  }
+  return out;
+}
+
+char* write_hex_field(char* out, unsigned value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  bool started = false;
+  for (int shift = 12; shift >= 0; shift -= 4) {
+    unsigned nibble = (value >> shift) & 0xf;
+    if (nibble || started || shift == 0) {
+      *out++ = kDigits[nibble];
+      started = true;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+IpAddress IpAddress::v4(std::uint32_t address) {
+  IpAddress result;
+  for (int i = 0; i < 4; ++i)
+    result.bytes_[12 + i] = static_cast<std::uint8_t>(address >> (24 - 8 * i));
+  return result;
+}
+
+IpAddress IpAddress::v4(const std::array<std::uint8_t, 4>& bytes) {
+  IpAddress result;
+  std::copy(bytes.begin(), bytes.end(), result.bytes_.begin() + 12);
+  return result;
+}
+
+IpAddress IpAddress::v6(const std::array<std::uint8_t, 16>& bytes) {
+  IpAddress result;
+  result.bytes_ = bytes;
+  result.family_ = IpFamily::v6;
+  return result;
+}
+
+bool IpAddress::is_v4_mapped() const {
+  return family_ == IpFamily::v6 &&
+         std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), bytes_.begin());
+}
+
+std::uint32_t IpAddress::v4_value() const {
+  return std::uint32_t{bytes_[12]} << 24 | std::uint32_t{bytes_[13]} << 16 |
+         std::uint32_t{bytes_[14]} << 8 | bytes_[15];
+}
+
+IpAddress IpAddress::to_v4_mapped() const {
+  IpAddress result = *this;
+  result.family_ = IpFamily::v6;
+  return result;
+}
+
+IpAddress IpAddress::to_v4() const {
+  IpAddress result = *this;
+  result.family_ = IpFamily::v4;
+  return result;
+}
+
+bool IpAddress::set_zone(std::string_view zone) {
+  if (zone.empty() || zone.size() > kMaxZoneLength) return false;
+  std::memcpy(zone_.data(), zone.data(), zone.size());
+  zone_length_ = static_cast<std::uint8_t>(zone.size());
+  return true;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  IpAddress address;
+  if (parse_ipv4_prefix(text, address) == text.size() && !text.empty()) return address;
+  auto percent = text.find('%');
+  auto without_zone = text.substr(0, percent);
+  if (without_zone.empty() || parse_ipv6_prefix(without_zone, address) != without_zone.size()) {
+    return std::nullopt;
+  }
+  if (percent != std::string_view::npos && !address.set_zone(text.substr(percent + 1))) {
+    return std::nullopt;
+  }
+  return address;
+}
+
+std::size_t IpAddress::format(char* buffer) const {
+  char* out = buffer;
+  if (family_ == IpFamily::v4) return write_dotted_quad(out, bytes_.data() + 12) - buffer;
+  if (is_v4_mapped()) {
+    std::memcpy(out, "::ffff:", 7);
+    out = write_dotted_quad(out + 7, bytes_.data() + 12);
+  } else {
+    std::array<unsigned, 8> fields{};
+    for (int i = 0; i < 8; ++i) fields[i] = unsigned{bytes_[2 * i]} << 8 | bytes_[2 * i + 1];
+    // RFC 5952 4.2: compress the longest run of two or more zero fields, the first on ties.
+    int best_start = -1, best_length = 1;
+    for (int i = 0; i < 8;) {
+      if (fields[i] != 0) {
+        ++i;
+        continue;
+      }
+      int start = i;
+      while (i < 8 && fields[i] == 0) ++i;
+      if (i - start > best_length) best_start = start, best_length = i - start;
+    }
+    for (int i = 0; i < 8; ++i) {
+      if (i == best_start) {
+        *out++ = ':';
+        if (i == 0) *out++ = ':';
+        i += best_length - 1;
+        continue;
+      }
+      out = write_hex_field(out, fields[i]);
+      if (i < 7) *out++ = ':';
+    }
+  }
+  if (zone_length_) {
+    *out++ = '%';
+    std::memcpy(out, zone_.data(), zone_length_);
+    out += zone_length_;
+  }
+  return out - buffer;
+}
+
+std::string IpAddress::to_string() const {
+  char buffer[kMaxTextLength];
+  return std::string(buffer, format(buffer));
+}
+
+bool operator==(const IpAddress& a, const IpAddress& b) {
+  return a.family_ == b.family_ && a.bytes_ == b.bytes_ && a.zone() == b.zone();
+}
+
+std::size_t parse_ipv4_prefix(std::string_view text, IpAddress& address) {
+  std::array<std::uint8_t, 4> octets{};
+  std::size_t pos = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (i) {
+      if (pos >= text.size() || text[pos] != '.') return 0;
+      ++pos;
+    }
+    unsigned value = 0;
+    std::size_t digits = 0;
+    while (pos < text.size() && is_digit(text[pos])) {
+      if (++digits > 3) return 0;
+      value = value * 10 + static_cast<unsigned>(text[pos++] - '0');
+    }
+    if (digits == 0 || value > 255) return 0;
+    octets[i] = static_cast<std::uint8_t>(value);
+  }
+  address = IpAddress::v4(octets);
+  return pos;
+}
+
+std::size_t parse_ipv6_prefix(std::string_view text, IpAddress& address,
+                              bool percent_encoded_colons) {
+  std::array<std::uint16_t, 8> fields{};
+  int count = 0;
+  int gap = -1;  // index of the field where "::" stands, if any
+  std::size_t pos = 0;
+  std::size_t best_length = 0;
+  int best_count = 0, best_gap = -1;
+  auto remember_if_complete = [&] {
+    if ((gap >= 0 && count <= 7) || (gap < 0 && count == 8)) {
+      best_length = pos, best_count = count, best_gap = gap;
+    }
+  };
+
+  if (std::size_t colon = colon_at(text, 0, percent_encoded_colons)) {
+    if (colon_at(text, colon, percent_encoded_colons) == 0) return 0;
+    gap = 0;
+    pos = 2 * colon;
+    remember_if_complete();
+  }
+  while (count < 8) {
+    unsigned value = 0;
+    std::size_t digits = 0;
+    while (pos + digits < text.size() && digits <= 4) {
+      int nibble = hex_value(text[pos + digits]);
+      if (nibble < 0) break;
+      value = value << 4 | static_cast<unsigned>(nibble);
+      ++digits;
+    }
+    if (digits == 0 || digits > 4) break;
+    if (pos + digits < text.size() && text[pos + digits] == '.') {
+      IpAddress embedded;
+      std::size_t length = count <= 6 ? parse_ipv4_prefix(text.substr(pos), embedded) : 0;
+      if (length) {
+        fields[count++] = static_cast<std::uint16_t>(embedded.v4_value() >> 16);
+        fields[count++] = static_cast<std::uint16_t>(embedded.v4_value());
+        pos += length;
+        remember_if_complete();
+      }
+      break;
+    }
+    fields[count++] = static_cast<std::uint16_t>(value);
+    pos += digits;
+    remember_if_complete();
+    std::size_t colon = colon_at(text, pos, percent_encoded_colons);
+    if (colon == 0 || count == 8) break;
+    if (colon_at(text, pos + colon, percent_encoded_colons)) {
+      if (gap >= 0) break;
+      gap = count;
+      pos += 2 * colon;
+      remember_if_complete();
+    } else {
+      pos += colon;
+    }
+  }
+  if (best_length == 0) return 0;
+
+  std::array<std::uint8_t, 16> bytes{};
+  int zeros = 8 - best_count;
+  for (int i = 0, out = 0; i < best_count; ++i, ++out) {
+    if (i == best_gap) out += zeros;
+    bytes[2 * out] = static_cast<std::uint8_t>(fields[i] >> 8);
+    bytes[2 * out + 1] = static_cast<std::uint8_t>(fields[i]);
+  }
+  address = IpAddress::v6(bytes);
+  return best_length;
+}
+
+}  // namespace veil::anonymiser
