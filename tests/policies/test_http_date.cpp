@@ -1,4 +1,8 @@
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 
 #include "veil/policies/http_date.hpp"
 
@@ -84,4 +88,26 @@ TEST_CASE("cookie-date takes the first token of each kind") {
   CHECK(parse_cookie_date("1994 06 Nov 08:49:37") == at(1994, 11, 6, 8, 49, 37));
   // Digits glued to letters still count: "6th" is day 6, "37Z" ends the time.
   CHECK(parse_cookie_date("6th Nov 1994 08:49:37Z") == at(1994, 11, 6, 8, 49, 37));
+}
+
+TEST_CASE("cookie-date: Chromium's examples from the http-state corpus") {
+  std::ifstream file(VEIL_SOURCE_DIR "/tests/policies/data/http-state/dates-bsd-examples.json");
+  REQUIRE(file);
+  const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  boost::json::parse_options options;
+  options.allow_comments = true;
+  const boost::json::value cases = boost::json::parse(text, {}, options);
+  REQUIRE(cases.as_array().size() == 55);
+  for (const boost::json::value& item : cases.as_array()) {
+    const std::string input(item.at("test").as_string());
+    const boost::json::value& expected = item.at("expected");
+    INFO("input: " << input);
+    const auto parsed = parse_cookie_date(input);
+    if (expected.is_null()) {
+      CHECK_FALSE(parsed);
+    } else {
+      REQUIRE(parsed);
+      CHECK(format_http_date(*parsed) == std::string(expected.as_string()));
+    }
+  }
 }
