@@ -1,8 +1,11 @@
 #include "veil/anonymiser/pipeline.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -21,6 +24,22 @@ namespace {
 // Below this much free room a read is not worth a system call: the buffer grows first.
 constexpr std::size_t kMinimumRead = 4096;
 constexpr auto kIdlePeriod = std::chrono::milliseconds(100);
+
+// Blocks every signal in the current thread while it lives; threads started meanwhile inherit that.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous_);
+  }
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+};
 
 struct Block {
   std::uint64_t sequence = 0;
@@ -87,10 +106,15 @@ class Pipeline {
   PipelineResult run() {
     std::vector<std::thread> threads;
     threads.reserve(transformers_.size() + 1);
-    for (LineTransformer* transformer : transformers_) {
-      threads.emplace_back([this, transformer] { work(*transformer); });
+    {
+      // Process-directed signals (SIGUSR1 for reopening, termination) go to the calling thread, so
+      // that a handler has run before that thread reads on; the pipeline's threads never take them.
+      SignalsBlocked blocked;
+      for (LineTransformer* transformer : transformers_) {
+        threads.emplace_back([this, transformer] { work(*transformer); });
+      }
+      threads.emplace_back([this] { write(); });
     }
-    threads.emplace_back([this] { write(); });
     try {
       read();
     } catch (...) {

@@ -60,7 +60,8 @@ struct PipelineResult {
 // Streams `source` through `transformers` (one worker thread each; at least one) into `sink`, then
 // returns; the caller finishes the sink. When the source is live, every read's complete lines are
 // transformed, written and flushed at once. The first exception from reading, a transformer, a
-// callback or writing stops the pipeline and is rethrown here.
+// callback or writing stops the pipeline and is rethrown here. The pipeline's own threads block all
+// signals, so process-directed signals are handled by the calling thread (between its reads).
 PipelineResult run_pipeline(ByteSource& source, ByteSink& sink,
                             std::span<LineTransformer* const> transformers,
                             const PipelineOptions& options = {},
