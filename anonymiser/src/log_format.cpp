@@ -1,6 +1,7 @@
 #include "veil/anonymiser/log_format.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -43,12 +44,15 @@ bool all_digits(std::string_view text) {
 // space or the end of the line (Apache and nginx escape '"' and '\' inside; a stray raw quote from
 // old Apache versions is taken as content).
 std::size_t closing_quote(std::string_view line, std::size_t open) {
-  for (std::size_t i = open + 1; i < line.size(); ++i) {
-    if (line[i] == '\\') {
-      ++i;
-    } else if (line[i] == '"' && (i + 1 == line.size() || line[i + 1] == ' ')) {
-      return i;
-    }
+  const char* data = line.data();
+  for (std::size_t pos = open + 1; pos < line.size();) {
+    const auto* quote = static_cast<const char*>(std::memchr(data + pos, '"', line.size() - pos));
+    if (quote == nullptr) return npos;
+    const auto index = static_cast<std::size_t>(quote - data);
+    std::size_t backslashes = 0;
+    while (index - backslashes > open + 1 && data[index - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0 && (index + 1 == line.size() || data[index + 1] == ' ')) return index;
+    pos = index + 1;
   }
   return npos;
 }
@@ -66,10 +70,9 @@ class AccessLogParser final : public LineParser {
 
   bool parse(std::string_view line, ParsedLine& out) override {
     out.clear();
-    auto time_open = find_timestamp(line);
+    auto time_open = find_timestamp(line, out.day);
     if (time_open == npos || !parse_prefix(line, time_open, out)) return false;
     const std::size_t time_close = time_open + 28;  // " [" + 26 bytes of time
-    out.day = clf_day(line.substr(time_open + 2, 26));
     out.add(time_open + 1, time_close + 1, FieldRole::timestamp);
 
     std::size_t pos = time_close + 1;
@@ -104,11 +107,12 @@ class AccessLogParser final : public LineParser {
     return pos <= line.size() && line.substr(pos).starts_with(prefix);
   }
 
-  // Position of the " [" opening the first well-formed `%t`.
-  static std::size_t find_timestamp(std::string_view line) {
+  // Position of the " [" opening the first well-formed `%t`, whose day goes to `day`.
+  static std::size_t find_timestamp(std::string_view line, std::optional<std::int32_t>& day) {
     for (auto pos = line.find(" ["); pos != npos; pos = line.find(" [", pos + 1)) {
-      if (pos + 28 < line.size() && line[pos + 28] == ']' && clf_day(line.substr(pos + 2, 26))) {
-        return pos;
+      if (pos + 28 < line.size() && line[pos + 28] == ']') {
+        day = clf_day(line.substr(pos + 2, 26));
+        if (day) return pos;
       }
     }
     return npos;

@@ -14,18 +14,18 @@ namespace {
 // field (a path without personal data) skip the regex engine entirely.
 enum class Needs : std::uint8_t {
   anything,     // a policy-supplied pattern: always run
-  at_sign,      // e-mail: '@' or "%40"
+  email,        // '@' or "%40" followed by a letter
   inward_code,  // postcode: a digit followed by two letters ("1AA")
-  six_digits,   // National Insurance number
+  nino,         // six digits, and a suffix letter A-D after a digit (and maybe a separator)
   ten_digits,   // phone (0 + 9 digits at least) and NHS numbers
 };
 
 Needs needs_of(const PiiRule& rule) {
   static constexpr std::array<std::pair<std::string_view, Needs>, 5> kBuiltinNeeds{{
-      {"email", Needs::at_sign},
+      {"email", Needs::email},
       {"postcode", Needs::inward_code},
       {"phone", Needs::ten_digits},
-      {"nino", Needs::six_digits},
+      {"nino", Needs::nino},
       {"nhs", Needs::ten_digits},
   }};
   // Only the shipped pattern is known to need these; an edited one under the same name is run
@@ -46,22 +46,54 @@ bool is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+// Bytes the prefilter looks at; every other byte (most of a URL) is skipped with one table load.
+enum ByteClass : std::uint8_t { kPlain = 0, kDigit = 1, kAt = 2, kPercent = 3 };
+
+constexpr std::array<std::uint8_t, 256> kByteClasses = [] {
+  std::array<std::uint8_t, 256> classes{};
+  for (int c = '0'; c <= '9'; ++c) classes[c] = kDigit;
+  classes['@'] = kAt;
+  classes['%'] = kPercent;
+  return classes;
+}();
+
+bool is_nino_suffix(char c) {
+  return (c >= 'A' && c <= 'D') || (c >= 'a' && c <= 'd');
+}
+
 struct FieldTraits {
   std::size_t digits = 0;
-  bool at_sign = false;
+  bool email = false;
   bool inward_code = false;
+  bool nino_suffix = false;
 
   explicit FieldTraits(std::string_view text) {
     const std::size_t size = text.size();
+    auto at = [&](std::size_t i) { return i < size ? text[i] : '\0'; };
     for (std::size_t i = 0; i < size; ++i) {
-      const char c = text[i];
-      if (is_digit(c)) {
-        ++digits;
-        if (i + 2 < size && is_letter(text[i + 1]) && is_letter(text[i + 2])) inward_code = true;
-      } else if (c == '@') {
-        at_sign = true;
-      } else if (c == '%' && i + 2 < size && text[i + 1] == '4' && text[i + 2] == '0') {
-        at_sign = true;
+      switch (kByteClasses[static_cast<unsigned char>(text[i])]) {
+        case kPlain:
+          break;
+        case kDigit: {
+          ++digits;
+          const char next = at(i + 1);
+          if (is_letter(next)) {
+            inward_code = inward_code || is_letter(at(i + 2));
+            nino_suffix = nino_suffix || is_nino_suffix(next);
+          } else if (next == ' ' || next == '+' || next == '\t') {
+            nino_suffix = nino_suffix || is_nino_suffix(at(i + 2));
+          } else if (next == '%') {
+            nino_suffix =
+                nino_suffix || (at(i + 2) == '2' && at(i + 3) == '0' && is_nino_suffix(at(i + 4)));
+          }
+          break;
+        }
+        case kAt:
+          email = email || is_letter(at(i + 1));
+          break;
+        case kPercent:
+          email = email || (at(i + 1) == '4' && at(i + 2) == '0' && is_letter(at(i + 3)));
+          break;
       }
     }
   }
@@ -70,12 +102,12 @@ struct FieldTraits {
     switch (needs) {
       case Needs::anything:
         return true;
-      case Needs::at_sign:
-        return at_sign;
+      case Needs::email:
+        return email;
       case Needs::inward_code:
         return inward_code;
-      case Needs::six_digits:
-        return digits >= 6;
+      case Needs::nino:
+        return digits >= 6 && nino_suffix;
       case Needs::ten_digits:
         return digits >= 10;
     }
