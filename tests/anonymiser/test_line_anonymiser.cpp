@@ -222,7 +222,10 @@ AddressForm random_address(std::mt19937_64& random) {
   const auto v4 = std::to_string(1 + random() % 223) + "." + octet() + "." + octet() + "." +
                   std::to_string(1 + random() % 254);
   std::string v6_full;
-  for (int i = 0; i < 8; ++i) v6_full += (i ? ":" : "") + hex_group(random);
+  for (int i = 0; i < 8; ++i) {
+    if (i > 0) v6_full += ':';
+    v6_full += hex_group(random);
+  }
   const auto v6_compressed = hex_group(random) + ":" + hex_group(random) + ":" + hex_group(random) +
                              "::" + hex_group(random) + ":" + hex_group(random);
   switch (random() % 8) {
