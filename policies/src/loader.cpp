@@ -248,8 +248,8 @@ Section::Section(Loader& loader, const YAML::Node& node, std::string path,
     return;
   }
   valid_ = true;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+  for (const auto& pair : node) {
+    const YAML::Node key = pair.first;  // copies: the iterator's pair is a temporary
     if (!key.IsScalar()) {
       loader.error(key, "expected a plain key in '" + path_ + "'");
       continue;
@@ -268,7 +268,7 @@ Section::Section(Loader& loader, const YAML::Node& node, std::string path,
                             Loader::suggestion(name, known_keys));
       continue;
     }
-    values_.emplace_back(name, it->second);
+    values_.emplace_back(name, pair.second);
   }
 }
 
@@ -831,18 +831,19 @@ void Loader::read_categories(const YAML::Node& node) {
     error(node, "expected a mapping for 'consent.categories', got " + std::string(kind_of(node)));
     return;
   }
-  for (auto it = node.begin(); it != node.end(); ++it) {
+  for (const auto& pair : node) {
+    const YAML::Node key = pair.first;
     Category category;
-    category.name = it->first.Scalar();
-    category.where = at(it->first);
+    category.name = key.Scalar();
+    category.where = at(key);
     category.always_on = category.name == "essential";
     const std::string what = "consent.categories." + category.name;
     if (std::any_of(categories.begin(), categories.end(),
                     [&](const Category& known) { return known.name == category.name; })) {
-      error(it->first, "duplicate category '" + category.name + "'");
+      error(key, "duplicate category '" + category.name + "'");
       continue;
     }
-    Section entry(*this, it->second, what, {"description", "always_on"});
+    Section entry(*this, pair.second, what, {"description", "always_on"});
     if (!entry.valid()) continue;
     if (entry.has("description"))
       category.description = string(entry["description"], entry.path("description")).value_or("");
@@ -894,7 +895,7 @@ void Loader::read_honour(const YAML::Node& node) {
               {"marketing", "campaigns"}}},
         };
     for (const auto& [format, pairs] : defaults) {
-      HonouredConsent entry{format, std::string(default_cookie_name(format)), {}, {}};
+      HonouredConsent entry{format, {}, {}};
       for (const auto& [vendor, ours] : pairs) {
         if (auto id = policy_.category_id(ours)) entry.map.emplace_back(vendor, *id);
       }
@@ -914,7 +915,7 @@ void Loader::read_honour(const YAML::Node& node) {
   }
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string what = "consent.honour[" + std::to_string(i) + "]";
-    Section entry(*this, node[i], what, {"format", "cookie", "map"});
+    Section entry(*this, node[i], what, {"format", "map"});
     if (!entry.valid()) continue;
     if (!entry.has("format") || !entry.has("map")) {
       error(node[i], "'" + what + "' needs 'format' and 'map'");
@@ -930,21 +931,17 @@ void Loader::read_honour(const YAML::Node& node) {
                                  suggestion(*format_text, format_names));
       continue;
     }
-    honour.push_back({*format, std::string(default_cookie_name(*format)), {}, at(node[i])});
+    honour.push_back({*format, {}, at(node[i])});
     std::size_t index = honour.size() - 1;
-    if (entry.has("cookie")) {
-      honour[index].cookie =
-          string(entry["cookie"], entry.path("cookie")).value_or(honour[index].cookie);
-    }
     const auto& map = entry["map"];
     if (!map.IsMap()) {
       error(map,
             "expected a mapping for '" + entry.path("map") + "', got " + std::string(kind_of(map)));
       continue;
     }
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      std::string vendor = it->first.Scalar();
-      YAML::Node target = it->second;
+    for (const auto& pair : map) {
+      std::string vendor = pair.first.Scalar();
+      YAML::Node target = pair.second;
       const std::string target_what = entry.path("map") + "." + vendor;
       after_categories_.push_back([this, index, vendor, target, target_what] {
         if (auto id = category(target, target_what))
@@ -1072,8 +1069,8 @@ void Loader::read_cookie_rule(const YAML::Node& node, const std::string& what) {
     rule.max_age = duration(entry["max_age"], entry.path("max_age"));
     if (!rule.max_age) valid = false;
   }
-  for (auto [key, target] :
-       {std::pair{"secure", &rule.secure}, std::pair{"http_only", &rule.http_only}}) {
+  for (auto [key, target] : {std::pair{"secure", &rule.required.secure},
+                             std::pair{"http_only", &rule.required.http_only}}) {
     if (entry.has(key)) *target = boolean(entry[key], entry.path(key)).value_or(false);
   }
   if (entry.has("same_site")) {
@@ -1082,8 +1079,8 @@ void Loader::read_cookie_rule(const YAML::Node& node, const std::string& what) {
         {"strict", SameSite::strict},
         {"none", SameSite::none},
     }};
-    rule.same_site = choice(entry["same_site"], entry.path("same_site"), kSameSite);
-    if (rule.same_site == SameSite::none && !rule.secure) {
+    rule.required.same_site = choice(entry["same_site"], entry.path("same_site"), kSameSite);
+    if (rule.required.same_site == SameSite::none && !rule.required.secure) {
       error(
           entry["same_site"],
           "'" + entry.path("same_site") +

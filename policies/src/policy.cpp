@@ -30,56 +30,6 @@ std::string_view to_string(AccessLogFormat format) {
   return format == AccessLogFormat::combined ? "combined" : "json";
 }
 
-std::string_view to_string(SameSite same_site) {
-  switch (same_site) {
-    case SameSite::lax:
-      return "Lax";
-    case SameSite::strict:
-      return "Strict";
-    case SameSite::none:
-      return "None";
-  }
-  return "?";
-}
-
-namespace {
-
-struct FormatInfo {
-  ConsentFormat format;
-  std::string_view name;
-  std::string_view cookie;
-};
-constexpr std::array<FormatInfo, 7> kFormats{{
-    {ConsentFormat::govuk, "govuk", "cookies_policy"},
-    {ConsentFormat::civic, "civic", "CookieControl"},
-    {ConsentFormat::orestbida, "orestbida", "cc_cookie"},
-    {ConsentFormat::klaro, "klaro", "klaro"},
-    {ConsentFormat::cookiebot, "cookiebot", "CookieConsent"},
-    {ConsentFormat::onetrust, "onetrust", "OptanonConsent"},
-    {ConsentFormat::complianz, "complianz", "cmplz_"},
-}};
-
-const FormatInfo& info(ConsentFormat format) {
-  return *std::find_if(kFormats.begin(), kFormats.end(),
-                       [&](const FormatInfo& entry) { return entry.format == format; });
-}
-
-}  // namespace
-
-std::string_view to_string(ConsentFormat format) {
-  return info(format).name;
-}
-std::string_view default_cookie_name(ConsentFormat format) {
-  return info(format).cookie;
-}
-
-std::optional<ConsentFormat> parse_consent_format(std::string_view text) {
-  for (const auto& entry : kFormats) {
-    if (entry.name == text) return entry.format;
-  }
-  return std::nullopt;
-}
-
 std::string format_duration(Duration duration) {
   constexpr std::array<std::pair<std::int64_t, std::string_view>, 6> kUnits{{
       {365 * 86400, "y"},

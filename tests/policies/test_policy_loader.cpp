@@ -70,7 +70,6 @@ TEST_CASE("a minimal policy gets the documented defaults", "[loader]") {
   auto onetrust = std::find_if(policy->consent.honour.begin(), policy->consent.honour.end(),
                                [](const auto& h) { return h.format == ConsentFormat::onetrust; });
   REQUIRE(onetrust != policy->consent.honour.end());
-  CHECK(onetrust->cookie == "OptanonConsent");
   CHECK(onetrust->map_category("C0002") == policy->category_id("usage"));
   CHECK_FALSE(onetrust->map_category("C0009"));
 }
@@ -144,15 +143,16 @@ embeds:
   REQUIRE(policy->consent.categories.size() == 2);
   CHECK(policy->consent.categories[0].always_on);
   CHECK(policy->consent.honour.size() == 1);
-  CHECK(policy->consent.honour[0].cookie == "CookieConsent");
+  CHECK(policy->consent.honour[0].format == ConsentFormat::cookiebot);
   CHECK(policy->consent.honour[0].map_category("statistics") == CategoryId{1});
   CHECK_FALSE(policy->consent.honour_gpc);
   CHECK(policy->consent.banner.service_name == "Test Council");
   REQUIRE(policy->cookies.rules.size() == 2);
   const auto& sid = policy->cookies.rules[0];
   CHECK(sid.max_age == std::chrono::hours(48));
-  CHECK(sid.secure);
-  CHECK(sid.same_site == SameSite::strict);
+  CHECK(sid.required.secure);
+  CHECK(sid.required.http_only);
+  CHECK(sid.required.same_site == SameSite::strict);
   CHECK(sid.where.line == 35);
   CHECK(policy->classify_cookie("_ga_ABC123") == &policy->cookies.rules[1]);
   CHECK(policy->classify_cookie("_gid") == nullptr);

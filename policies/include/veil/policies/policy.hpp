@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "veil/anonymiser/settings.hpp"
+#include "veil/policies/consent_cookies.hpp"
 #include "veil/policies/matchers.hpp"
+#include "veil/policies/set_cookie.hpp"
 
 namespace veil::policies {
 
@@ -33,26 +35,10 @@ enum class Mode : std::uint8_t { enforce, report_only };
 enum class ForwardClientIp : std::uint8_t { real, anonymised, none };
 enum class AccessLogFormat : std::uint8_t { combined, json };
 enum class Unclassified : std::uint8_t { block, allow };
-enum class SameSite : std::uint8_t { lax, strict, none };
-// The consent-management tools whose cookies veil can honour.
-enum class ConsentFormat : std::uint8_t {
-  govuk,      // cookies_policy (raw JSON)
-  civic,      // CookieControl (Civic Cookie Control)
-  orestbida,  // cc_cookie (orestbida CookieConsent v3)
-  klaro,      // klaro
-  cookiebot,  // CookieConsent
-  onetrust,   // OptanonConsent (groups)
-  complianz,  // cmplz_<category>
-};
 
 std::string_view to_string(Mode mode);
 std::string_view to_string(ForwardClientIp forward);
 std::string_view to_string(AccessLogFormat format);
-std::string_view to_string(SameSite same_site);
-std::string_view to_string(ConsentFormat format);
-std::optional<ConsentFormat> parse_consent_format(std::string_view text);
-// The cookie name a format uses by default (`cmplz_` is a prefix for Complianz).
-std::string_view default_cookie_name(ConsentFormat format);
 
 // "30m", "2d", "13mo": the shortest exact spelling of a duration (units s m h d w mo y; mo = 30
 // days, y = 365 days).
@@ -149,8 +135,7 @@ struct Category {
 
 // An existing consent-management cookie veil honours, and how its categories map to the policy's.
 struct HonouredConsent {
-  ConsentFormat format;
-  std::string cookie;  // name (a prefix for complianz)
+  ConsentFormat format;  // read by read_consent() (consent_cookies.hpp)
   // vendor category (or service) name → policy category
   std::vector<std::pair<std::string, CategoryId>> map;
   SourceLocation where;
@@ -202,9 +187,7 @@ struct CookieRule {
   std::string path;     // optional: matches this path and below
   CategoryId category = 0;
   std::optional<Duration> max_age;  // cap on Max-Age/Expires
-  bool secure = false;              // required attributes
-  bool http_only = false;
-  std::optional<SameSite> same_site;
+  RequiredAttributes required;      // Secure, HttpOnly, SameSite added when missing
   std::string description;
   std::string provider;
   SourceLocation where;
