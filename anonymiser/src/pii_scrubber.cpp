@@ -57,6 +57,13 @@ constexpr std::array<std::uint8_t, 256> kByteClasses = [] {
   return classes;
 }();
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 bool is_nino_suffix(char c) {
   return (c >= 'A' && c <= 'D') || (c >= 'a' && c <= 'd');
 }
@@ -172,6 +179,56 @@ struct PiiScrubber::Impl {
   RE2::Set set{rule_options(), RE2::UNANCHORED};
   std::vector<int> set_hits;            // scratch for RE2::Set::Match
   std::vector<std::size_t> candidates;  // scratch: rules whose needs a field satisfies
+  std::string decoded;                  // scratch: the field with %XX escapes decoded
+  std::vector<std::uint32_t> origins;   // scratch: offset in the field of each decoded byte
+
+  // Decodes every %XX escape of `text` into `decoded` ('+' stays: the phone rule reads "+44"), and
+  // records where each decoded byte came from. False when there is nothing to decode.
+  bool percent_decode(std::string_view text) {
+    if (text.find('%') == std::string_view::npos) return false;
+    decoded.clear();
+    origins.clear();
+    for (std::size_t i = 0; i < text.size();) {
+      origins.push_back(static_cast<std::uint32_t>(i));
+      const int high = i + 2 < text.size() && text[i] == '%' ? hex_value(text[i + 1]) : -1;
+      const int low = high >= 0 ? hex_value(text[i + 2]) : -1;
+      if (low >= 0) {
+        decoded.push_back(static_cast<char>(high * 16 + low));
+        i += 3;
+      } else {
+        decoded.push_back(text[i]);
+        ++i;
+      }
+    }
+    origins.push_back(static_cast<std::uint32_t>(text.size()));
+    return decoded.size() != text.size();
+  }
+
+  // Appends the matches of every rule that can match `text`.
+  void find_all(std::string_view text, std::vector<PiiMatch>& matches) {
+    const FieldTraits traits(text);
+    candidates.clear();
+    for (std::size_t i = 0; i < needs.size(); ++i) {
+      if (traits.satisfies(needs[i])) candidates.push_back(i);
+    }
+    if (candidates.empty()) return;
+    if (candidates.size() == 1) {
+      find_rule(candidates.front(), text, matches);
+      return;
+    }
+    // One pass over the field tells which rules match at all; only those are run for positions.
+    // Should the set's DFA run out of memory, every candidate is run: never skip PII silently.
+    RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+    const bool matched = set.Match(text, &set_hits, &error);
+    if (!matched && error.kind == RE2::Set::kNoError) return;
+    std::sort(set_hits.begin(), set_hits.end());
+    for (std::size_t index : candidates) {
+      if (!matched ||
+          std::binary_search(set_hits.begin(), set_hits.end(), static_cast<int>(index))) {
+        find_rule(index, text, matches);
+      }
+    }
+  }
 
   void find_rule(std::size_t index, std::string_view text, std::vector<PiiMatch>& matches) const {
     const RE2& pattern = *patterns[index];
@@ -225,29 +282,18 @@ const std::vector<PiiRule>& PiiScrubber::rules() const {
 void PiiScrubber::find(std::string_view text, std::vector<PiiMatch>& matches) {
   matches.clear();
   if (impl_->rules.empty() || text.empty()) return;
-  const FieldTraits traits(text);
-  auto& candidates = impl_->candidates;
-  candidates.clear();
-  for (std::size_t i = 0; i < impl_->needs.size(); ++i) {
-    if (traits.satisfies(impl_->needs[i])) candidates.push_back(i);
-  }
-  if (candidates.empty()) return;
-  if (candidates.size() == 1) {
-    impl_->find_rule(candidates.front(), text, matches);
-  } else {
-    // One pass over the field tells which rules match at all; only those are run for positions.
-    // Should the set's DFA run out of memory, every candidate is run: never skip PII silently.
-    RE2::Set::ErrorInfo error{RE2::Set::kNoError};
-    auto& hits = impl_->set_hits;
-    const bool matched = impl_->set.Match(text, &hits, &error);
-    if (!matched && error.kind == RE2::Set::kNoError) return;
-    std::sort(hits.begin(), hits.end());
-    for (std::size_t index : candidates) {
-      if (!matched || std::binary_search(hits.begin(), hits.end(), static_cast<int>(index))) {
-        impl_->find_rule(index, text, matches);
-      }
+  impl_->find_all(text, matches);
+  // The rules read raw URLs ("SW1A%201AA"), but an escape's last hex digit glued to a value hides
+  // its word boundary ("my%20house%20SW1A%201AA"): the decoded field is searched as well.
+  if (impl_->percent_decode(text)) {
+    const auto raw_matches = matches.size();
+    impl_->find_all(impl_->decoded, matches);
+    for (auto i = raw_matches; i < matches.size(); ++i) {
+      matches[i].begin = impl_->origins[matches[i].begin];
+      matches[i].end = impl_->origins[matches[i].end];
     }
   }
+  if (matches.empty()) return;
   std::sort(matches.begin(), matches.end(), [](const PiiMatch& a, const PiiMatch& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
   });

@@ -116,6 +116,25 @@ TEST_CASE("the scrubber replaces matches by markers and leaves other bytes alone
   CHECK(out.empty());
 }
 
+TEST_CASE("percent-encoded values are searched decoded too", "[pii]") {
+  PiiScrubber scrubber(builtin_pii_rules());
+  const std::vector<std::pair<std::string, std::string>> cases{
+      // "%20" glued to the postcode hides its word boundary from the raw-URL pattern.
+      {"/search?q=my%20house%20SW1A%201AA&x=1", "/search?q=my%20house%20[postcode]&x=1"},
+      {"/s?q=flat%2CSW1A+1AA", "/s?q=flat%2C[postcode]"},
+      {"/m?to=jane%2Edoe%40example%2Eorg&n=1", "/m?to=[email]&n=1"},
+      {"/p?nhs=%22943%20476%205919%22", "/p?nhs=%22[nhs]%22"},
+      {"/img/icon%40hd.png", "/img/icon%40hd.png"},
+      {"/bad/escape%zz%4", "/bad/escape%zz%4"},
+  };
+  for (const auto& [field, expected] : cases) {
+    INFO(field);
+    std::string out;
+    scrubber.scrub(field, out);
+    CHECK(out == expected);
+  }
+}
+
 TEST_CASE("overlapping matches of different rules are replaced once", "[pii]") {
   // A phone number and an NHS number in one query: each replaced once, in order.
   PiiScrubber scrubber(builtin_pii_rules());
