@@ -5,9 +5,17 @@
 #include <string>
 
 #include "access_log_line.hpp"
+#include "veil/anonymiser/line_anonymiser.hpp"
+#include "veil/proxy/access_log.hpp"
 #include "veil/proxy/access_log_record.hpp"
 
+using veil::anonymiser::AnonymiseSettings;
+using veil::anonymiser::LineAnonymiser;
 using veil::anonymiser::LogFormat;
+using veil::anonymiser::MasterKey;
+using veil::anonymiser::Method;
+using veil::anonymiser::Rotation;
+using veil::proxy::AccessLogFormatter;
 using veil::proxy::AccessRecord;
 using veil::proxy::detail::append_raw_access_line;
 
@@ -97,4 +105,95 @@ TEST_CASE("JSON strings are escaped and always valid UTF-8", "[access_log]") {
   CHECK_THAT(line, Catch::Contains("\"request_time\":12.345}"));
   const auto parsed = boost::json::parse(line).as_object();
   CHECK(parsed.at("request_uri").as_string() == "/q\"\\\n\t\x01\xc3\xa9");
+}
+
+namespace {
+
+MasterKey test_key(std::size_t bytes) {
+  MasterKey key;
+  for (std::size_t i = 0; i < bytes; ++i) key.bytes.push_back(static_cast<std::uint8_t>(i * 7 + 1));
+  return key;
+}
+
+AnonymiseSettings settings_for(Method method, Rotation rotation) {
+  AnonymiseSettings settings;
+  settings.method = method;
+  settings.rotation = rotation;
+  return settings;
+}
+
+// What `veil anonymise` does to the same raw line: a LineAnonymiser with the same settings and key.
+std::string anonymised_offline(const AnonymiseSettings& settings, LogFormat format,
+                               const MasterKey& key, const AccessRecord& record) {
+  std::string raw;
+  append_raw_access_line(record, format, raw);
+  LineAnonymiser offline(settings, format, key);
+  std::string out;
+  offline.anonymise_line(raw, out);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a line written by the proxy equals the raw line anonymised offline", "[access_log]") {
+  const auto method = GENERATE(Method::truncate, Method::hash, Method::cryptopan, Method::ipcrypt);
+  const auto rotation = GENERATE(Rotation::never, Rotation::daily);
+  const auto format = GENERATE(LogFormat::combined, LogFormat::json);
+  const auto settings = settings_for(method, rotation);
+  const auto key = test_key(veil::anonymiser::key_bytes_for(method));
+  AccessLogFormatter formatter(settings, format, key);
+
+  auto record = sample_record();
+  const std::string ipv6 = "2001:db8:85a3::8a2e:370:7334";
+  for (const auto client : {std::string_view("203.0.113.7"), std::string_view(ipv6)}) {
+    record.client_address = client;
+    record.target = "/report?email=jo.bloggs@example.org&from=198.51.100.23";
+    std::string line;
+    formatter.format(record, line);
+    INFO(line);
+    CHECK(line == anonymised_offline(settings, format, key, record));
+    CHECK(line.find(client) == std::string::npos);
+    CHECK(line.find("198.51.100.23") == std::string::npos);
+    CHECK(line.find("jo.bloggs@example.org") == std::string::npos);
+    if (format == LogFormat::json) {
+      CHECK(line.find("198.51.100.1,") == std::string::npos);  // X-Forwarded-For elements
+    }
+  }
+}
+
+TEST_CASE("formatted lines append to the output and keep the formatter reusable", "[access_log]") {
+  const auto settings = settings_for(Method::truncate, Rotation::never);
+  AccessLogFormatter formatter(settings, LogFormat::combined, MasterKey{});
+  std::string out = "previous\n";
+  formatter.format(sample_record(), out);
+  CHECK_THAT(out, Catch::StartsWith("previous\n203.0.113.0 - - [23/Nov/2026:09:36:15 +0000] "));
+  std::string second;
+  formatter.format(sample_record(), second);
+  CHECK(out.substr(9) == second);
+}
+
+TEST_CASE("with daily rotation the same client maps alike within a day, not across days",
+          "[access_log]") {
+  const auto settings = settings_for(Method::hash, Rotation::daily);
+  const auto key = test_key(veil::anonymiser::key_bytes_for(Method::hash));
+  AccessLogFormatter formatter(settings, LogFormat::json, key);
+  auto client_field = [&](std::chrono::system_clock::time_point time) {
+    auto record = sample_record();
+    record.time = time;
+    std::string line;
+    formatter.format(record, line);
+    return boost::json::parse(line).as_object().at("remote_addr").as_string();
+  };
+  const auto morning = client_field(kTime);
+  CHECK(morning != "203.0.113.7");
+  CHECK(client_field(kTime + std::chrono::hours(10)) == morning);
+  CHECK(client_field(kTime + std::chrono::hours(24)) != morning);
+}
+
+TEST_CASE("the access log is written as combined or JSON only", "[access_log]") {
+  const auto settings = settings_for(Method::truncate, Rotation::never);
+  CHECK_THROWS_WITH(AccessLogFormatter(settings, LogFormat::w3c, MasterKey{}),
+                    Catch::Contains("combined or json"));
+  CHECK_THROWS_AS(AccessLogFormatter(settings, LogFormat::plain, MasterKey{}),
+                  std::invalid_argument);
 }
