@@ -35,7 +35,9 @@ std::string serialize_cookie_header(std::span<const CookiePair> cookies) {
   std::string out;
   for (const CookiePair& cookie : cookies) {
     if (!out.empty()) out += "; ";
-    if (!cookie.name.empty()) {
+    // A nameless cookie is sent as its bare value, unless the value holds '=' and would then
+    // read back as a name.
+    if (!cookie.name.empty() || cookie.value.find('=') != std::string_view::npos) {
       out += cookie.name;
       out += '=';
     }

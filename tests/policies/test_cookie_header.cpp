@@ -72,6 +72,9 @@ TEST_CASE("Cookie header: filtering and serialising for upstream") {
         R"(PHPSESSID=abc; cookies_policy={"essential":true,"usage":false})");
   const std::vector<CookiePair> nameless = {{"", "v"}, {"a", "1"}};
   CHECK(serialize_cookie_header(nameless) == "v; a=1");
+  const std::vector<CookiePair> nameless_with_equals = {{"", "k=v"}};
+  CHECK(serialize_cookie_header(nameless_with_equals) == "=k=v");
+  CHECK(parse_cookie_header("=k=v") == nameless_with_equals);
   CHECK(serialize_cookie_header({}).empty());
 }
 
