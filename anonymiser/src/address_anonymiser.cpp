@@ -1,6 +1,8 @@
 #include "veil/anonymiser/address_anonymiser.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "address_scan.hpp"
@@ -11,37 +13,43 @@ namespace veil::anonymiser {
 namespace {
 
 // Recent address -> result mappings of one keyed method: direct-mapped, so a lookup is one hash
-// and one compare, and memory stays bounded whatever the input.
+// and one compare, and memory stays bounded (16 Ki slots of 34 bytes) whatever the input. Addresses
+// here are bare (no zone), so bytes and family identify them.
 class ResultCache {
  public:
-  const IpAddress* find(const IpAddress& address) {
+  std::optional<IpAddress> find(const IpAddress& address) {
     if (slots_.empty()) slots_.resize(kSlots);
-    Slot& slot = slots_[index(address)];
-    return slot.used && slot.input == address ? &slot.output : nullptr;
+    const Slot& slot = slots_[index(address)];
+    if (slot.input_tag != tag(address) || slot.input != address.bytes()) return std::nullopt;
+    auto result = IpAddress::v6(slot.output);
+    return slot.output_is_v4 ? result.to_v4() : result;
   }
 
   void store(const IpAddress& address, const IpAddress& result) {
-    slots_[index(address)] = {address, result, true};
+    slots_[index(address)] = {address.bytes(), result.bytes(), tag(address), result.is_v4()};
   }
 
  private:
   static constexpr std::size_t kSlotBits = 14;
   static constexpr std::size_t kSlots = std::size_t{1} << kSlotBits;
 
+  // 0 marks an empty slot.
+  static std::uint8_t tag(const IpAddress& address) { return address.is_v4() ? 1 : 2; }
+
   static std::size_t index(const IpAddress& address) {
-    std::uint64_t high = 0, low = 0;
-    const auto& bytes = address.bytes();
-    for (int i = 0; i < 8; ++i) high = high << 8 | bytes[i], low = low << 8 | bytes[8 + i];
+    std::uint64_t high, low;
+    std::memcpy(&high, address.bytes().data(), 8);
+    std::memcpy(&low, address.bytes().data() + 8, 8);
     std::uint64_t mixed = (high * 0x9E3779B97F4A7C15ull) ^ (low * 0xC2B2AE3D27D4EB4Full);
-    mixed ^= address.is_v4() ? 0 : 0x5bd1e995;
     return static_cast<std::size_t>((mixed ^ (mixed >> 29)) * 0xBF58476D1CE4E5B9ull >>
                                     (64 - kSlotBits));
   }
 
   struct Slot {
-    IpAddress input;
-    IpAddress output;
-    bool used = false;
+    std::array<std::uint8_t, 16> input;
+    std::array<std::uint8_t, 16> output;
+    std::uint8_t input_tag = 0;
+    bool output_is_v4 = false;
   };
   std::vector<Slot> slots_;
 };
@@ -123,7 +131,7 @@ struct AddressAnonymiser::Impl {
     IpAddress result;
     if (!keyed) {
       result = method.method->apply(bare);
-    } else if (const IpAddress* cached = method.cache.find(bare)) {
+    } else if (auto cached = method.cache.find(bare)) {
       result = *cached;
     } else {
       result = method.method->apply(bare);

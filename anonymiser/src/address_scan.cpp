@@ -1,5 +1,8 @@
 #include "address_scan.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -18,31 +21,23 @@ bool is_word(char c) {
 }
 
 // Every address contains '.', ':' or, percent-encoded, '%' within its first five bytes, so the scan
-// jumps between these bytes and looks back from each.
-bool is_anchor(char c) {
-  return c == '.' || c == ':' || c == '%';
-}
-
-std::size_t find_anchor(std::string_view text, std::size_t pos) {
-  const char* data = text.data();
-  const std::size_t size = text.size();
+// visits only these bytes and looks back from each.
+std::uint32_t anchor_mask(const char* chunk, std::size_t length) {
+  std::uint32_t mask = 0;
 #if defined(__SSE2__)
-  const __m128i dot = _mm_set1_epi8('.');
-  const __m128i colon = _mm_set1_epi8(':');
-  const __m128i percent = _mm_set1_epi8('%');
-  for (; pos + 16 <= size; pos += 16) {
-    __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + pos));
-    __m128i hits =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, dot), _mm_cmpeq_epi8(chunk, colon)),
-                     _mm_cmpeq_epi8(chunk, percent));
-    if (int mask = _mm_movemask_epi8(hits))
-      return pos + static_cast<std::size_t>(__builtin_ctz(mask));
+  if (length == 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk));
+    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('.')),
+                                                   _mm_cmpeq_epi8(bytes, _mm_set1_epi8(':'))),
+                                      _mm_cmpeq_epi8(bytes, _mm_set1_epi8('%')));
+    return static_cast<std::uint32_t>(_mm_movemask_epi8(hits));
   }
 #endif
-  for (; pos < size; ++pos) {
-    if (is_anchor(data[pos])) return pos;
+  for (std::size_t i = 0; i < length; ++i) {
+    char c = chunk[i];
+    if (c == '.' || c == ':' || c == '%') mask |= 1u << i;
   }
-  return std::string_view::npos;
+  return mask;
 }
 
 // "%XX" ends right before `pos`.
@@ -103,56 +98,79 @@ bool ipv4_may_end(std::string_view text, std::size_t pos) {
   return !(next == '.' && pos + 1 < text.size() && is_digit(text[pos + 1]));
 }
 
-std::optional<AddressToken> match_ipv6(std::string_view text, std::size_t pos) {
+bool match_ipv6(std::string_view text, std::size_t pos, AddressToken& token) {
   // The byte after the first field (at most four hex digits) decides the colon spelling.
+  if (!ipv6_may_start(text, pos)) return false;
   std::size_t probe = pos;
   while (probe < text.size() && probe - pos < 5 && is_hex(text[probe])) ++probe;
-  if (probe >= text.size()) return std::nullopt;
+  if (probe >= text.size()) return false;
   bool encoded = is_encoded_colon(text, probe);
-  if (!encoded && text[probe] != ':') return std::nullopt;
-  if (!ipv6_may_start(text, pos)) return std::nullopt;
+  if (!encoded && text[probe] != ':') return false;
 
-  AddressToken token;
   std::size_t length = parse_ipv6_prefix(text.substr(pos), token.address, encoded);
   std::size_t bare_gap = encoded ? 6 : 2;  // "::" alone carries no address
-  if (length <= bare_gap || !ipv6_may_end(text, pos + length)) return std::nullopt;
+  if (length <= bare_gap || !ipv6_may_end(text, pos + length)) return false;
   token.begin = pos;
   token.end = pos + length;
   token.encoded_colon_letter = encoded ? text[probe + 2] : '\0';
-  return token;
+  return true;
 }
 
-std::optional<AddressToken> match_ipv4(std::string_view text, std::size_t pos) {
-  if (!ipv4_may_start(text, pos)) return std::nullopt;
-  AddressToken token;
+bool match_ipv4(std::string_view text, std::size_t pos, AddressToken& token) {
+  if (!ipv4_may_start(text, pos)) return false;
   std::size_t length = parse_ipv4_prefix(text.substr(pos), token.address);
-  if (length == 0 || !ipv4_may_end(text, pos + length)) return std::nullopt;
+  if (length == 0 || !ipv4_may_end(text, pos + length)) return false;
   token.begin = pos;
   token.end = pos + length;
-  return token;
+  token.encoded_colon_letter = '\0';
+  return true;
 }
 
-std::optional<AddressToken> match_at(std::string_view text, std::size_t pos) {
-  char first = text[pos];
-  if (is_hex(first) || first == ':' || first == '%') {
-    if (auto token = match_ipv6(text, pos)) return token;
+// Tries the tokens whose first '.', ':' or '%' is at `anchor` and that start at or after
+// `untried`, leftmost first.
+bool match_around(std::string_view text, std::size_t anchor, std::size_t untried,
+                  AddressToken& token) {
+  const std::size_t size = text.size();
+  if (anchor + 1 >= size) return false;
+  char next = text[anchor + 1];
+  switch (text[anchor]) {
+    case '.': {
+      // Only IPv4 starts with digits and a dot: up to three digits, then a digit after the dot.
+      if (anchor == 0 || !is_digit(text[anchor - 1]) || !is_digit(next)) return false;
+      std::size_t start = anchor >= untried + 3 ? anchor - 3 : untried;
+      for (; start < anchor; ++start) {
+        if (is_digit(text[start]) && match_ipv4(text, start, token)) return true;
+      }
+      return false;
+    }
+    case ':':
+      // An IPv6 token goes on after its first colon with a field or a second colon.
+      if (!is_hex(next) && next != ':') return false;
+      break;
+    default:
+      if (!is_encoded_colon(text, anchor)) return false;
+      break;
   }
-  if (is_digit(first)) return match_ipv4(text, pos);
-  return std::nullopt;
+  std::size_t start = anchor >= untried + 4 ? anchor - 4 : untried;
+  for (; start <= anchor; ++start) {
+    if (match_ipv6(text, start, token)) return true;
+  }
+  return false;
 }
 
 }  // namespace
 
 std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from) {
+  AddressToken token;
   // Starts already tried for an earlier anchor are not tried again.
   std::size_t untried = from;
-  for (std::size_t anchor = find_anchor(text, from); anchor != std::string_view::npos;
-       anchor = find_anchor(text, anchor + 1)) {
-    std::size_t start = anchor >= untried + 4 ? anchor - 4 : untried;
-    for (; start <= anchor; ++start) {
-      if (auto token = match_at(text, start)) return token;
+  for (std::size_t chunk = from; chunk < text.size(); chunk += 16) {
+    std::size_t length = std::min<std::size_t>(16, text.size() - chunk);
+    for (std::uint32_t mask = anchor_mask(text.data() + chunk, length); mask; mask &= mask - 1) {
+      std::size_t anchor = chunk + static_cast<std::size_t>(__builtin_ctz(mask));
+      if (match_around(text, anchor, untried, token)) return token;
+      untried = anchor + 1;
     }
-    untried = anchor + 1;
   }
   return std::nullopt;
 }
