@@ -23,6 +23,7 @@
 #include "veil/anonymiser/line_anonymiser.hpp"
 #include "veil/anonymiser/pipeline.hpp"
 #include "veil/anonymiser/settings.hpp"
+#include "veil/policies/loader.hpp"
 
 namespace veil::app {
 namespace {
@@ -60,6 +61,7 @@ Anonymisation:
                          default all
   --json-fields PATHS    comma list of extra dotted JSON paths holding client addresses
   --threads N            worker threads (default: one per core)
+  --policy FILE          start from the anonymise: section of a policy file; flags override it
 
   -h, --help             this help
 
@@ -114,6 +116,21 @@ int prefix_from(const po::variables_map& values, const char* prefix_flag, const 
   return prefix;
 }
 
+// A policy file that cannot be used: its diagnostics are printed, exit status 1.
+struct PolicyError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The anonymise: section of a policy file, after printing its warnings (or errors).
+AnonymiseSettings policy_settings(const std::string& path) {
+  auto loaded = policies::load_policy(path);
+  for (const auto& diagnostic : loaded.diagnostics) {
+    std::fprintf(stderr, "veil anonymise: %s\n", policies::to_string(diagnostic).c_str());
+  }
+  if (!loaded.ok()) throw PolicyError(fmt::format("policy {} has errors (see above)", path));
+  return loaded.policy->anonymise;
+}
+
 // Returns nullopt after printing the help.
 std::optional<Options> parse_options(int argc, char** argv) {
   po::options_description described;
@@ -131,6 +148,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
       ("rotate", po::value<std::string>())       //
       ("scrub", po::value<std::string>())        //
       ("json-fields", po::value<std::string>())  //
+      ("policy", po::value<std::string>())       //
       ("threads", po::value<int>())              //
       ("input", po::value<std::vector<std::string>>());
   po::positional_options_description positional;
@@ -149,6 +167,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
   }
 
   Options options;
+  if (values.count("policy"))
+    options.settings = policy_settings(values["policy"].as<std::string>());
   AnonymiseSettings& settings = options.settings;
   if (values.count("input")) options.inputs = values["input"].as<std::vector<std::string>>();
   if (values.count("output")) options.output = values["output"].as<std::string>();
@@ -402,6 +422,9 @@ int anonymise_main(int argc, char** argv) {
   } catch (const UsageError& error) {
     std::fprintf(stderr, "veil anonymise: %s\nTry 'veil anonymise --help'.\n", error.what());
     return 2;
+  } catch (const PolicyError& error) {
+    std::fprintf(stderr, "veil anonymise: %s\n", error.what());
+    return 1;
   }
   if (!options) return 0;
   install_signal_handlers();

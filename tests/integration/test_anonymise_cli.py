@@ -403,7 +403,7 @@ class AnonymiseCli(unittest.TestCase):
 
     def test_help(self):
         result = self.run_veil("--help")
-        for flag in ("--in-place", "--method", "--ipv4mask", "--rotate", "--scrub", "--json-fields"):
+        for flag in ("--in-place", "--method", "--ipv4mask", "--rotate", "--scrub", "--policy"):
             self.assertIn(flag, result.stdout.decode())
 
     def test_usage_errors_exit_2_with_a_clear_message(self):
@@ -430,6 +430,24 @@ class AnonymiseCli(unittest.TestCase):
                     self.assertIn(needle, result.stderr.decode())
                     self.assertIn("--help", result.stderr.decode())
             self.assertEqual(read(log), read(SAMPLE))
+
+    def test_policy_file_settings_and_flags_overriding_them(self):
+        line = combined_line(1, 5, "198.51.100.23", "/r?postcode=SW1A+1AA", "-", "ua") + "\n"
+        with temp_dir() as tmp:
+            policy = write(os.path.join(tmp, "policy.yaml"),
+                           "version: 1\nanonymise:\n  method: truncate\n  ipv4_prefix: 16\n"
+                           "  scrub: none\n")
+            out = self.run_veil("--policy", policy, input=line.encode()).stdout.decode()
+            self.assertTrue(out.startswith("198.51.0.0 "), out)
+            self.assertIn("SW1A+1AA", out)
+            out = self.run_veil("--policy", policy, "--ipv4-prefix", "24", "--scrub", "postcode",
+                                input=line.encode()).stdout.decode()
+            self.assertTrue(out.startswith("198.51.100.0 "), out)
+            self.assertNotIn("SW1A+1AA", out)
+            broken = write(os.path.join(tmp, "broken.yaml"), "version: 1\nanonymise:\n  metod: hash\n")
+            result = self.run_veil("--policy", broken, input=line.encode(), expect=1)
+            self.assertIn("broken.yaml:3:", result.stderr.decode())
+            self.assertEqual(result.stdout, b"")
 
     def test_runtime_errors_exit_1_naming_the_file(self):
         result = self.run_veil("/nonexistent/access.log", expect=1)
