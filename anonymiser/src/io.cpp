@@ -20,6 +20,7 @@ namespace {
 
 constexpr std::size_t kCompressedChunk = 256 * 1024;
 constexpr std::size_t kCompressedOutputBuffer = 256 * 1024;
+constexpr int kPipeBuffer = 1 << 20;
 
 [[noreturn]] void fail(const std::string& name, std::string_view what, int error) {
   throw std::runtime_error(name + ": " + std::string(what) + ": " + std::strerror(error));
@@ -109,7 +110,7 @@ struct InputFile::Impl {
   // Reads the first bytes and decides between plain and gzip data by the magic bytes 1f 8b.
   void detect() {
     detected = true;
-    compressed = std::make_unique<char[]>(kCompressedChunk);
+    compressed = std::make_unique_for_overwrite<char[]>(kCompressedChunk);
     std::size_t size = read_raw(compressed.get(), kCompressedChunk);
     while (size == 1) {  // a live input may deliver the magic bytes one at a time
       std::size_t more = read_raw(compressed.get() + 1, kCompressedChunk - 1);
@@ -323,6 +324,12 @@ std::unique_ptr<OutputFile> OutputFile::standard_output() {
   impl->kind = Impl::Kind::standard_output;
   impl->name = "stdout";
   impl->fd = STDOUT_FILENO;
+  // A pipe that holds a whole block takes it in one go instead of 16 wake-ups of the reader.
+  struct stat status {};
+  if (::fstat(impl->fd, &status) == 0 && S_ISFIFO(status.st_mode)) {
+    ::fcntl(impl->fd, F_SETPIPE_SZ,
+            kPipeBuffer);  // best effort: capped by /proc/sys/fs/pipe-max-size
+  }
   return std::unique_ptr<OutputFile>(new OutputFile(std::move(impl)));
 }
 

@@ -57,7 +57,7 @@ struct Block {
 
   void reserve_input(std::size_t capacity) {
     if (capacity <= input_capacity) return;
-    auto larger = std::make_unique<char[]>(capacity);
+    auto larger = std::make_unique_for_overwrite<char[]>(capacity);
     std::memcpy(larger.get(), input.get(), input_size);
     input = std::move(larger);
     input_capacity = capacity;
