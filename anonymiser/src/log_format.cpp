@@ -83,7 +83,7 @@ class AccessLogParser final : public LineParser {
     pos = request_end + 1;
     for (int number = 0; number < 2; ++number) {  // status, then bytes (%b, %B or Debian's %O)
       if (pos >= line.size() || line[pos] != ' ') return false;
-      auto end = std::min(line.find(' ', pos + 1), line.size());
+      auto end = next_space(line, pos + 1);
       auto value = line.substr(pos + 1, end - pos - 1);
       if (value != "-" && !all_digits(value)) return false;
       pos = end;
@@ -93,11 +93,9 @@ class AccessLogParser final : public LineParser {
       if (referrer_end == npos) return false;
       if (referrer_end > pos + 2) out.add(pos + 2, referrer_end, FieldRole::referrer);
       pos = referrer_end + 1;
-      if (starts_with_at(line, pos, " \"")) {
-        auto agent_end = closing_quote(line, pos + 1);
-        if (agent_end == npos) return false;
-        return true;  // anything after the user agent (X-Forwarded-For, timings) is extra
-      }
+      // The user agent and anything after it (X-Forwarded-For, timings) need no span: the line
+      // anonymiser scans them for addresses as they are.
+      if (starts_with_at(line, pos, " \"")) return true;
     }
     return !require_referrer_and_agent_ && (pos == line.size() || line[pos] == ' ');
   }
@@ -107,15 +105,33 @@ class AccessLogParser final : public LineParser {
     return pos <= line.size() && line.substr(pos).starts_with(prefix);
   }
 
+  // The first space at or after `pos`, or the end of the line. Fields before the request are a few
+  // bytes long: a plain loop beats a memchr call.
+  static std::size_t next_space(std::string_view line, std::size_t pos) {
+    while (pos < line.size() && line[pos] != ' ') ++pos;
+    return pos;
+  }
+
   // Position of the " [" opening the first well-formed `%t`, whose day goes to `day`.
-  static std::size_t find_timestamp(std::string_view line, std::optional<std::int32_t>& day) {
-    for (auto pos = line.find(" ["); pos != npos; pos = line.find(" [", pos + 1)) {
-      if (pos + 28 < line.size() && line[pos + 28] == ']') {
-        day = clf_day(line.substr(pos + 2, 26));
-        if (day) return pos;
+  std::size_t find_timestamp(std::string_view line, std::optional<std::int32_t>& day) {
+    for (auto open = line.find('['); open != npos; open = line.find('[', open + 1)) {
+      if (open == 0 || line[open - 1] != ' ' || open + 27 >= line.size() ||
+          line[open + 27] != ']') {
+        continue;
       }
+      day = time_day(line.substr(open + 1, 26));
+      if (day) return open - 1;
     }
     return npos;
+  }
+
+  // Lines of the same second share their timestamp text: remember the last one read.
+  std::optional<std::int32_t> time_day(std::string_view time) {
+    if (time != std::string_view(last_time_.data(), last_time_.size())) {
+      std::copy(time.begin(), time.end(), last_time_.begin());
+      last_day_ = clf_day(time);
+    }
+    return last_day_;
   }
 
   // host ident user (user may contain spaces), optionally after a `vhost:port`.
@@ -125,7 +141,7 @@ class AccessLogParser final : public LineParser {
     std::size_t pos = 0;
     while (tokens < starts.size() && pos < time_open) {
       starts[tokens++] = pos;
-      auto space = line.find(' ', pos);
+      auto space = next_space(line, pos);
       if (space == pos) return false;  // empty token
       pos = space + 1;
     }
@@ -141,9 +157,9 @@ class AccessLogParser final : public LineParser {
   static void add_target(std::string_view line, std::size_t begin, std::size_t end,
                          ParsedLine& out) {
     auto request = line.substr(begin, end - begin);
-    auto first_space = request.find(' ');
+    auto first_space = next_space(request, 0);
     auto last_space = request.rfind(' ');
-    if (first_space != npos) {
+    if (first_space < request.size()) {
       begin += first_space + 1;
       if (last_space > first_space) end = begin + (last_space - first_space - 1);
     }
@@ -151,6 +167,8 @@ class AccessLogParser final : public LineParser {
   }
 
   bool require_referrer_and_agent_;
+  std::array<char, 26> last_time_{};  // all zero bytes: never a valid time
+  std::optional<std::int32_t> last_day_;
 };
 
 // ---------------------------------------------------------------------------------------------

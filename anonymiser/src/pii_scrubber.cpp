@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <stdexcept>
 
 namespace veil::anonymiser {
@@ -73,11 +74,38 @@ struct FieldTraits {
   bool email = false;
   bool inward_code = false;
   bool nino_suffix = false;
+  bool percent = false;  // a '%' anywhere: the field may need decoding
 
   explicit FieldTraits(std::string_view text) {
     const std::size_t size = text.size();
+    std::size_t i = 0;
+    // Most of a URL is letters and '/', '-', '.': skip eight bytes at a time while none of them
+    // can be a digit, '@' or '%'.
+    for (; i + 8 <= size; i += 8) {
+      std::uint64_t chunk;
+      std::memcpy(&chunk, text.data() + i, sizeof chunk);
+      if (may_be_interesting(chunk)) visit(text, i, i + 8);
+    }
+    visit(text, i, size);
+  }
+
+  // True when some byte of `chunk` lies in '0'..'@' (digits, '@' and a few punctuation marks) or
+  // is '%' (bit tricks from "Bit Twiddling Hacks": hasbetween and haszero).
+  static bool may_be_interesting(std::uint64_t chunk) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = kOnes * 0x80;
+    const std::uint64_t low7 = chunk & (kOnes * 0x7f);
+    const std::uint64_t between =
+        (kOnes * (127 + '@' + 1) - low7) & ~chunk & (low7 + kOnes * (127 - ('0' - 1))) & kHigh;
+    const std::uint64_t not_percent = chunk ^ (kOnes * '%');
+    const std::uint64_t percent = (not_percent - kOnes) & ~not_percent & kHigh;
+    return (between | percent) != 0;
+  }
+
+  void visit(std::string_view text, std::size_t begin, std::size_t end) {
+    const std::size_t size = text.size();
     auto at = [&](std::size_t i) { return i < size ? text[i] : '\0'; };
-    for (std::size_t i = 0; i < size; ++i) {
+    for (std::size_t i = begin; i < end; ++i) {
       switch (kByteClasses[static_cast<unsigned char>(text[i])]) {
         case kPlain:
           break;
@@ -99,10 +127,21 @@ struct FieldTraits {
           email = email || is_letter(at(i + 1));
           break;
         case kPercent:
+          percent = true;
           email = email || (at(i + 1) == '4' && at(i + 2) == '0' && is_letter(at(i + 3)));
           break;
       }
     }
+  }
+
+  // Bit per Needs value this field satisfies.
+  std::uint8_t satisfied_kinds() const {
+    std::uint8_t kinds = 0;
+    for (auto needs :
+         {Needs::anything, Needs::email, Needs::inward_code, Needs::nino, Needs::ten_digits}) {
+      if (satisfies(needs)) kinds |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(needs));
+    }
+    return kinds;
   }
 
   bool satisfies(Needs needs) const {
@@ -176,6 +215,7 @@ struct PiiScrubber::Impl {
   std::vector<PiiRule> rules;
   std::vector<std::unique_ptr<RE2>> patterns;
   std::vector<Needs> needs;
+  std::uint8_t needed_kinds = 0;  // bit per Needs value some rule has
   RE2::Set set{rule_options(), RE2::UNANCHORED};
   std::vector<int> set_hits;            // scratch for RE2::Set::Match
   std::vector<std::size_t> candidates;  // scratch: rules whose needs a field satisfies
@@ -185,7 +225,6 @@ struct PiiScrubber::Impl {
   // Decodes every %XX escape of `text` into `decoded` ('+' stays: the phone rule reads "+44"), and
   // records where each decoded byte came from. False when there is nothing to decode.
   bool percent_decode(std::string_view text) {
-    if (text.find('%') == std::string_view::npos) return false;
     decoded.clear();
     origins.clear();
     for (std::size_t i = 0; i < text.size();) {
@@ -204,9 +243,9 @@ struct PiiScrubber::Impl {
     return decoded.size() != text.size();
   }
 
-  // Appends the matches of every rule that can match `text`.
-  void find_all(std::string_view text, std::vector<PiiMatch>& matches) {
-    const FieldTraits traits(text);
+  // Appends the matches of every rule that can match `text`, whose traits are `traits`.
+  void find_all(std::string_view text, const FieldTraits& traits, std::vector<PiiMatch>& matches) {
+    if ((traits.satisfied_kinds() & needed_kinds) == 0) return;
     candidates.clear();
     for (std::size_t i = 0; i < needs.size(); ++i) {
       if (traits.satisfies(needs[i])) candidates.push_back(i);
@@ -265,6 +304,8 @@ PiiScrubber::PiiScrubber(std::vector<PiiRule> rules) : impl_(std::make_unique<Im
     }
     impl_->patterns.push_back(std::move(pattern));
     impl_->needs.push_back(needs_of(rule));
+    impl_->needed_kinds |=
+        static_cast<std::uint8_t>(1U << static_cast<unsigned>(impl_->needs.back()));
   }
   if (!impl_->rules.empty() && !impl_->set.Compile()) {
     throw std::invalid_argument("PII rules: the patterns together exceed RE2's memory budget");
@@ -282,12 +323,13 @@ const std::vector<PiiRule>& PiiScrubber::rules() const {
 void PiiScrubber::find(std::string_view text, std::vector<PiiMatch>& matches) {
   matches.clear();
   if (impl_->rules.empty() || text.empty()) return;
-  impl_->find_all(text, matches);
+  const FieldTraits traits(text);
+  impl_->find_all(text, traits, matches);
   // The rules read raw URLs ("SW1A%201AA"), but an escape's last hex digit glued to a value hides
   // its word boundary ("my%20house%20SW1A%201AA"): the decoded field is searched as well.
-  if (impl_->percent_decode(text)) {
+  if (traits.percent && impl_->percent_decode(text)) {
     const auto raw_matches = matches.size();
-    impl_->find_all(impl_->decoded, matches);
+    impl_->find_all(impl_->decoded, FieldTraits(impl_->decoded), matches);
     for (auto i = raw_matches; i < matches.size(); ++i) {
       matches[i].begin = impl_->origins[matches[i].begin];
       matches[i].end = impl_->origins[matches[i].end];
