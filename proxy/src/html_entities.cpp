@@ -2251,16 +2251,29 @@ constexpr std::array<NamedReference, 2231> kNamedReferences{{
 }  // namespace
 
 std::optional<NamedReferenceMatch> match_named_reference(std::string_view text) {
-  // The longest table name that is a prefix of text wins (the spec's "maximum number of
-  // characters"); names are at most kMaxNamedReferenceLength bytes.
-  const std::size_t longest = std::min(text.size(), kMaxNamedReferenceLength);
-  for (std::size_t length = longest; length > 0; --length) {
-    const std::string_view candidate = text.substr(0, length);
+  const auto find = [](std::string_view name) -> const NamedReference* {
     const auto it = std::lower_bound(
-        kNamedReferences.begin(), kNamedReferences.end(), candidate,
+        kNamedReferences.begin(), kNamedReferences.end(), name,
         [](const NamedReference& entry, std::string_view key) { return entry.name < key; });
-    if (it != kNamedReferences.end() && it->name == candidate) {
-      return NamedReferenceMatch{length, it->utf8};
+    return it != kNamedReferences.end() && it->name == name ? &*it : nullptr;
+  };
+  // Names are alphanumeric, optionally followed by ';'. The usual case, the whole run plus its
+  // ';', takes one lookup; otherwise the longest shorter prefix wins (the spec's "maximum number
+  // of characters", e.g. &notit; is &not followed by "it;").
+  const auto is_alnum = [](char c) {
+    return static_cast<unsigned char>((c | 0x20) - 'a') < 26 ||
+           static_cast<unsigned char>(c - '0') < 10;
+  };
+  std::size_t run = 0;
+  while (run < text.size() && run < kMaxNamedReferenceLength && is_alnum(text[run])) ++run;
+  if (run < text.size() && text[run] == ';') {
+    if (const NamedReference* entry = find(text.substr(0, run + 1))) {
+      return NamedReferenceMatch{run + 1, entry->utf8};
+    }
+  }
+  for (std::size_t length = run; length > 0; --length) {
+    if (const NamedReference* entry = find(text.substr(0, length))) {
+      return NamedReferenceMatch{length, entry->utf8};
     }
   }
   return std::nullopt;

@@ -17,8 +17,22 @@ constexpr std::size_t kMaxForeignDepth = 512;
 
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
+// Byte classes for the tight loops inside tags.
+enum : std::uint8_t { kSpace = 1, kSlash = 2, kGreater = 4, kEquals = 8 };
+constexpr std::array<std::uint8_t, 256> kByteClass = [] {
+  std::array<std::uint8_t, 256> table{};
+  for (char c : {' ', '\n', '\t', '\f', '\r'}) table[static_cast<unsigned char>(c)] = kSpace;
+  table['/'] = kSlash;
+  table['>'] = kGreater;
+  table['='] = kEquals;
+  return table;
+}();
+std::uint8_t byte_class(char c) {
+  return kByteClass[static_cast<unsigned char>(c)];
+}
+
 bool is_whitespace(char c) {
-  return c == ' ' || c == '\n' || c == '\t' || c == '\f' || c == '\r';
+  return byte_class(c) == kSpace;
 }
 bool is_alpha(char c) {
   return static_cast<unsigned char>((c | 0x20) - 'a') < 26;
@@ -234,40 +248,49 @@ std::size_t decode_numeric_reference(std::string_view raw, std::size_t at, std::
 }  // namespace
 
 HtmlTag html_tag_from_name(std::string_view name) {
-  struct Entry {
-    std::string_view name;
-    HtmlTag tag;
-  };
-  static constexpr std::array<Entry, 25> kTags{{
-      {"audio", HtmlTag::audio},
-      {"body", HtmlTag::body},
-      {"embed", HtmlTag::embed},
-      {"frameset", HtmlTag::frameset},
-      {"head", HtmlTag::head},
-      {"iframe", HtmlTag::iframe},
-      {"img", HtmlTag::img},
-      {"link", HtmlTag::link},
-      {"math", HtmlTag::math},
-      {"meta", HtmlTag::meta},
-      {"noembed", HtmlTag::noembed},
-      {"noframes", HtmlTag::noframes},
-      {"noscript", HtmlTag::noscript},
-      {"object", HtmlTag::object},
-      {"plaintext", HtmlTag::plaintext},
-      {"script", HtmlTag::script},
-      {"select", HtmlTag::select},
-      {"source", HtmlTag::source},
-      {"style", HtmlTag::style},
-      {"svg", HtmlTag::svg},
-      {"template", HtmlTag::template_},
-      {"textarea", HtmlTag::textarea},
-      {"title", HtmlTag::title},
-      {"video", HtmlTag::video},
-      {"xmp", HtmlTag::xmp},
-  }};
-  if (name.size() < 3 || name.size() > 9) return HtmlTag::other;
-  for (const Entry& entry : kTags) {
-    if (entry.name == name) return entry.tag;
+  // Called for every tag: dispatch on the length first.
+  switch (name.size()) {
+    case 3:
+      if (name == "img") return HtmlTag::img;
+      if (name == "svg") return HtmlTag::svg;
+      if (name == "xmp") return HtmlTag::xmp;
+      break;
+    case 4:
+      if (name == "link") return HtmlTag::link;
+      if (name == "meta") return HtmlTag::meta;
+      if (name == "body") return HtmlTag::body;
+      if (name == "head") return HtmlTag::head;
+      if (name == "math") return HtmlTag::math;
+      break;
+    case 5:
+      if (name == "video") return HtmlTag::video;
+      if (name == "audio") return HtmlTag::audio;
+      if (name == "embed") return HtmlTag::embed;
+      if (name == "style") return HtmlTag::style;
+      if (name == "title") return HtmlTag::title;
+      break;
+    case 6:
+      if (name == "script") return HtmlTag::script;
+      if (name == "iframe") return HtmlTag::iframe;
+      if (name == "object") return HtmlTag::object;
+      if (name == "source") return HtmlTag::source;
+      if (name == "select") return HtmlTag::select;
+      break;
+    case 7:
+      if (name == "noembed") return HtmlTag::noembed;
+      break;
+    case 8:
+      if (name == "noscript") return HtmlTag::noscript;
+      if (name == "textarea") return HtmlTag::textarea;
+      if (name == "template") return HtmlTag::template_;
+      if (name == "noframes") return HtmlTag::noframes;
+      if (name == "frameset") return HtmlTag::frameset;
+      break;
+    case 9:
+      if (name == "plaintext") return HtmlTag::plaintext;
+      break;
+    default:
+      break;
   }
   return HtmlTag::other;
 }
@@ -510,7 +533,8 @@ bool HtmlTokenizer::in_foreign_content() const {
 
 void HtmlTokenizer::name_ended(std::size_t at) {
   tag_ = html_tag_from_name(name_);
-  if (!end_tag_ && name_ == "image" && !in_foreign_content()) {
+  if (!end_tag_ && tag_ == HtmlTag::other && name_ == std::string_view("image") &&
+      !in_foreign_content()) {
     tag_ = HtmlTag::img;  // the HTML parser renames it
     name_ = "img";
   }
@@ -782,8 +806,9 @@ void HtmlTokenizer::run() {
           ++pos;
           finish_tag(pos);
         } else {
-          append_name_char(name_, c);
-          ++pos;
+          do {
+            append_name_char(name_, p[pos]);
+          } while (++pos < n && byte_class(p[pos]) == 0);
         }
         break;
 
@@ -948,23 +973,24 @@ void HtmlTokenizer::run() {
           ++pos;
         }
         break;
-      case State::attribute_name:
-        if (is_whitespace(c) || c == '/' || c == '>' || c == '=') {
-          if (recording_) {
-            auto& attribute = attributes_.back();
-            attribute.name_end = attribute.value_begin = attribute.value_end = relative(pos);
-          }
-          if (c == '>') {
-            ++pos;
-            finish_tag(pos);
-            break;
-          }
-          state_ = c == '='   ? State::before_attribute_value
-                   : c == '/' ? State::self_closing_start_tag
-                              : State::after_attribute_name;
+      case State::attribute_name: {
+        while (pos < n && byte_class(p[pos]) == 0) ++pos;
+        if (pos == n) break;
+        const char end = p[pos];
+        if (recording_) {
+          auto& attribute = attributes_.back();
+          attribute.name_end = attribute.value_begin = attribute.value_end = relative(pos);
         }
         ++pos;
+        if (end == '>') {
+          finish_tag(pos);
+        } else {
+          state_ = end == '='   ? State::before_attribute_value
+                   : end == '/' ? State::self_closing_start_tag
+                                : State::after_attribute_name;
+        }
         break;
+      }
       case State::after_attribute_name:
         if (is_whitespace(c)) {
           ++pos;
@@ -1022,16 +1048,14 @@ void HtmlTokenizer::run() {
         break;
       }
       case State::attribute_value_unquoted:
-        if (is_whitespace(c) || c == '>') {
-          if (recording_) attributes_.back().value_end = relative(pos);
-          ++pos;
-          if (c == '>') {
-            finish_tag(pos);
-          } else {
-            state_ = State::before_attribute_name;
-          }
+        while (pos < n && (byte_class(p[pos]) & (kSpace | kGreater)) == 0) ++pos;
+        if (pos == n) break;
+        if (recording_) attributes_.back().value_end = relative(pos);
+        ++pos;
+        if (p[pos - 1] == '>') {
+          finish_tag(pos);
         } else {
-          ++pos;
+          state_ = State::before_attribute_name;
         }
         break;
       case State::after_attribute_value_quoted:

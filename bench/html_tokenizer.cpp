@@ -1,0 +1,204 @@
+// Rewrite throughput of the streaming HTML rewriter alone, single thread, on generated council-like
+// pages of 10 KB to 1 MB (head scripts incl. a GTM snippet, navigation, many attributes, inline
+// SVG icons, YouTube iframes, images, forms, comments), fed in 4-16 KiB chunks.
+//
+//   bench_html_tokenizer [CPU seconds per case, default 2]
+//
+// Cases: "rewrite" registers the usual tags (script, iframe, img, embed, object, link, source,
+// video, audio, body) and edits: scripts to googletagmanager.com made inert, YouTube iframes
+// replaced, a banner after <body>. "scan" registers nothing (tokenizer and pass-through only).
+#include <fmt/core.h>
+
+#include <time.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "veil/proxy/html_rewriter.hpp"
+
+using namespace veil::proxy;
+
+namespace {
+
+std::string generate_page(std::size_t target_size, std::mt19937& random) {
+  std::string page = R"html(<!DOCTYPE html>
+<html lang="en-GB" class="govuk-template"><head><meta charset="utf-8">
+<title>Bins, rubbish and recycling &ndash; Example Borough Council</title>
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+<meta property="og:image" content="https://www.example.gov.uk/assets/images/opengraph.png">
+<link rel="preconnect" href="https://fonts.gstatic.com" crossorigin>
+<link rel="stylesheet" href="/assets/css/main.css?v=20261101" media="all">
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-ABC123"></script>
+<script>window.dataLayer = window.dataLayer || [];function gtag(){dataLayer.push(arguments);}
+gtag('js', new Date());gtag('config', 'G-ABC123', { 'anonymize_ip': true });</script>
+<script>(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':new Date().getTime(),event:'gtm.js'});
+var f=d.getElementsByTagName(s)[0],j=d.createElement(s),dl=l!='dataLayer'?'&l='+l:'';j.async=true;
+j.src='https://www.googletagmanager.com/gtm.js?id='+i+dl;f.parentNode.insertBefore(j,f);
+})(window,document,'script','dataLayer','GTM-XYZ');</script>
+<script src="/assets/js/site.js" defer></script>
+</head>
+<body class="govuk-template__body js-enabled" data-page-id="1234">
+<a href="#main-content" class="govuk-skip-link" data-module="govuk-skip-link">Skip to main content</a>
+<!-- header -->
+<header class="govuk-header" role="banner" data-module="govuk-header"><div class="govuk-header__container govuk-width-container">
+<svg focusable="false" role="img" class="govuk-header__logotype" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 148 30" height="30" width="148" aria-label="Council"><title>Council</title><path fill="currentColor" fill-rule="evenodd" d="M22.6 10.4c-1 .4-2-.1-2.4-1-.4-.9.1-2 1-2.4.9-.4 2 .1 2.4 1s-.1 2-1 2.4m-5.9 6.7c-.9.4-2-.1-2.4-1-.4-.9.1-2 1-2.4.9-.4 2 .1 2.4 1s-.1 2-1 2.4"></path></svg>
+</div></header>
+)html";
+  const std::vector<std::string_view> blocks{
+      R"html(<nav class="govuk-breadcrumbs" aria-label="Breadcrumb"><ol class="govuk-breadcrumbs__list"><li class="govuk-breadcrumbs__list-item"><a class="govuk-breadcrumbs__link" href="/">Home</a></li><li class="govuk-breadcrumbs__list-item"><a class="govuk-breadcrumbs__link" href="/bins-and-recycling">Bins &amp; recycling</a></li><li class="govuk-breadcrumbs__list-item"><a class="govuk-breadcrumbs__link" href="/bins-and-recycling/collections?postcode=AB1+2CD&amp;uprn=100012345678">Collection days</a></li></ol></nav>
+)html",
+      R"html(<h2 class="govuk-heading-m" id="garden-waste">Garden waste</h2>
+<p class="govuk-body">Garden waste is collected every two weeks from March to November. You need a <a href="/garden-waste/subscribe" class="govuk-link">garden waste subscription</a> &ndash; it costs &pound;45 a year &amp; covers one brown bin. Put your bin out by 7am on your collection day; we can't collect bins that are too heavy to move safely (over 25kg).</p>
+<ul class="govuk-list govuk-list--bullet"><li>grass cuttings, leaves and plants</li><li>small branches &lt; 10cm</li><li>no soil, rubble or food waste</li></ul>
+)html",
+      R"html(<div class="govuk-grid-row"><div class="govuk-grid-column-one-third"><img src="/assets/images/bins/blue-bin.jpg" srcset="/assets/images/bins/blue-bin@2x.jpg 2x" alt="A blue recycling bin" width="320" height="240" loading="lazy" decoding="async" class="app-image"></div>
+<div class="govuk-grid-column-two-thirds"><p class="govuk-body">Rinse tins, cans and plastic bottles. Flatten cardboard. No plastic bags or film.</p></div></div>
+)html",
+      R"html(<div class="app-video"><iframe width="560" height="315" src="https://www.youtube.com/embed/dQw4w9WgXcQ?rel=0&amp;modestbranding=1" title="How to sort your recycling" frameborder="0" allow="accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture" allowfullscreen></iframe></div>
+)html",
+      R"html(<form method="post" action="/bins-and-recycling/report-missed" novalidate class="govuk-form"><input type="hidden" name="csrf_token" value="c2VjcmV0LXRva2VuLWZvci1iZW5jaA=="><div class="govuk-form-group"><label class="govuk-label" for="postcode">Postcode</label><input class="govuk-input govuk-input--width-10" id="postcode" name="postcode" type="text" autocomplete="postal-code" spellcheck="false"></div><button type="submit" class="govuk-button" data-module="govuk-button" data-prevent-double-click="true">Find collection days</button></form>
+)html",
+      R"html(<table class="govuk-table"><caption class="govuk-table__caption govuk-table__caption--m">Collection calendar</caption><thead class="govuk-table__head"><tr class="govuk-table__row"><th scope="col" class="govuk-table__header">Week</th><th scope="col" class="govuk-table__header">Bin</th></tr></thead><tbody class="govuk-table__body"><tr class="govuk-table__row"><td class="govuk-table__cell">1 December</td><td class="govuk-table__cell">Blue &amp; brown</td></tr><tr class="govuk-table__row"><td class="govuk-table__cell">8 December</td><td class="govuk-table__cell">Black</td></tr></tbody></table>
+)html",
+      R"html(<script type="application/ld+json">{"@context":"https://schema.org","@type":"GovernmentService","name":"Bin collections","provider":{"@type":"GovernmentOrganization","name":"Example Borough Council"},"url":"https://www.example.gov.uk/bins?a=1&b=2"}</script>
+<!-- related content: <a href="/old">old link</a> -->
+)html",
+      R"html(<div class="app-map"><iframe src="https://www.google.com/maps/embed?pb=!1m18!1m12!1m3!1d2483.5!2d-0.12!3d51.50" width="600" height="450" style="border:0;" loading="lazy" referrerpolicy="no-referrer-when-downgrade" title="Recycling centre map"></iframe></div>
+<img src="https://www.facebook.com/tr?id=123456789&amp;ev=PageView&amp;noscript=1" height="1" width="1" style="display:none" alt="">
+)html",
+  };
+  std::uniform_int_distribution<std::size_t> pick(0, blocks.size() - 1);
+  while (page.size() < target_size) page += blocks[pick(random)];
+  page +=
+      R"html(<footer class="govuk-footer" role="contentinfo"><script src="/assets/js/govuk-frontend.min.js"></script><script>window.GOVUKFrontend.initAll()</script></footer>
+</body></html>
+)html";
+  return page;
+}
+
+// Same host test the EmbedBlocker will need, kept minimal: the host part of an absolute or
+// scheme-relative URL, compared case-insensitively by the caller's lower-case constant.
+bool url_host_is(std::string_view url, std::string_view host) {
+  const auto slashes = url.find("//");
+  if (slashes == std::string_view::npos) return false;
+  url.remove_prefix(slashes + 2);
+  url = url.substr(0, url.find_first_of("/?#:"));
+  if (url.size() != host.size()) return false;
+  for (std::size_t i = 0; i < url.size(); ++i) {
+    const char c = (url[i] >= 'A' && url[i] <= 'Z') ? static_cast<char>(url[i] | 0x20) : url[i];
+    if (c != host[i]) return false;
+  }
+  return true;
+}
+
+void register_usual_handlers(HtmlRewriter& rewriter) {
+  rewriter.on_element({HtmlTag::script}, [](HtmlElement& script) {
+    const auto src = script.attribute("src");
+    const bool gtm_src = src && url_host_is(*src, "www.googletagmanager.com");
+    const bool gtm_inline =
+        script.content().find("googletagmanager.com/gtm.js") != std::string_view::npos;
+    if (gtm_src || gtm_inline) {
+      script.set_attribute("type", "text/plain");
+      script.set_attribute("data-veil-category", "usage");
+    }
+  });
+  rewriter.on_element({HtmlTag::iframe}, [](HtmlElement& iframe) {
+    const auto src = iframe.attribute("src");
+    if (src && url_host_is(*src, "www.youtube.com")) {
+      std::string placeholder = "<form method=\"post\" action=\"/_veil/consent\"><a href=\"";
+      append_html_escaped(placeholder, *src);
+      placeholder +=
+          "\">Watch on YouTube</a><button name=\"grant\" value=\"media\">Load "
+          "video</button></form>";
+      iframe.replace(placeholder);
+    }
+  });
+  rewriter.on_element({HtmlTag::img, HtmlTag::embed, HtmlTag::object, HtmlTag::link,
+                       HtmlTag::source, HtmlTag::video, HtmlTag::audio},
+                      [](HtmlElement& element) {
+                        const auto src = element.attribute("src");
+                        if (src && url_host_is(*src, "www.facebook.com")) element.remove();
+                      });
+  rewriter.insert_after_body_start(
+      "<div class=\"veil-banner\" role=\"region\" aria-label=\"Cookies on this site\" "
+      "data-nosnippet>…</div>");
+}
+
+// CPU time of this thread: the machine running the bench is shared, wall time is not ours.
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+struct Result {
+  double megabytes_per_second;  // per CPU second
+  double wall_megabytes_per_second;
+  std::size_t output_bytes;
+  HtmlBailout bailout;
+};
+
+Result measure(const std::string& page, bool rewrite, double seconds, std::mt19937& random) {
+  std::uniform_int_distribution<std::size_t> chunk_size(4096, 16384);
+  std::vector<std::size_t> chunks;
+  for (std::size_t at = 0; at < page.size();) {
+    const std::size_t size = std::min(chunk_size(random), page.size() - at);
+    chunks.push_back(size);
+    at += size;
+  }
+  std::string out;
+  out.reserve(page.size() * 2);
+  Result result{0, 0, 0, HtmlBailout::none};
+  std::size_t bytes = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = thread_cpu_seconds();
+  double elapsed = 0;
+  do {
+    HtmlRewriter rewriter;
+    if (rewrite) register_usual_handlers(rewriter);
+    out.clear();
+    std::size_t at = 0;
+    for (std::size_t size : chunks) {
+      rewriter.write(std::string_view(page).substr(at, size), out);
+      at += size;
+    }
+    rewriter.end(out);
+    bytes += page.size();
+    result.output_bytes = out.size();
+    result.bailout = rewriter.bailout();
+    elapsed = thread_cpu_seconds() - cpu_start;
+  } while (elapsed < seconds);
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.megabytes_per_second = static_cast<double>(bytes) / 1e6 / elapsed;
+  result.wall_megabytes_per_second = static_cast<double>(bytes) / 1e6 / wall;
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+  std::mt19937 random(20261123);
+  fmt::print("{:>9} {:>8} {:>12} {:>12} {:>8} {:>10}\n", "page", "case", "MB/s (cpu)",
+             "MB/s (wall)", "out/in", "bailout");
+  double slowest = 1e300;
+  for (std::size_t size : {10'000u, 100'000u, 300'000u, 1'000'000u}) {
+    const std::string page = generate_page(size, random);
+    for (bool rewrite : {false, true}) {
+      const Result result = measure(page, rewrite, seconds, random);
+      if (rewrite) slowest = std::min(slowest, result.megabytes_per_second);
+      fmt::print("{:>8}B {:>8} {:>12.0f} {:>12.0f} {:>8.3f} {:>10}\n", page.size(),
+                 rewrite ? "rewrite" : "scan", result.megabytes_per_second,
+                 result.wall_megabytes_per_second,
+                 static_cast<double>(result.output_bytes) / static_cast<double>(page.size()),
+                 to_string(result.bailout));
+    }
+  }
+  fmt::print("slowest rewrite: {:.0f} MB/s per CPU second (target >= 500)\n", slowest);
+  return 0;
+}
