@@ -203,6 +203,16 @@ W3cColumn column_for(std::string_view name) {
   return W3cColumn::other;
 }
 
+// `hh:mm:ss` with an optional fraction, as IIS writes its `time` column.
+bool is_clock_time(std::string_view text) {
+  if (text.size() < 8 || text[2] != ':' || text[5] != ':') return false;
+  for (std::size_t i : {0, 1, 3, 4, 6, 7}) {
+    if (!is_digit(text[i])) return false;
+  }
+  if (text.size() == 8) return true;
+  return text[8] == '.' && all_digits(text.substr(9));
+}
+
 std::string_view without_trailing_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
@@ -258,11 +268,14 @@ class W3cParser final : public LineParser {
     switch (column) {
       case W3cColumn::other:
         return true;
+      // The timestamp is the one span not scanned for addresses, so it must really be a date and
+      // a time: a line with anything else there does not match.
       case W3cColumn::date:
         out.day = iso8601_day(line.substr(begin, end - begin));
-        return out.add(begin, end, FieldRole::timestamp);
+        return out.day && out.add(begin, end, FieldRole::timestamp);
       case W3cColumn::time:
-        return out.add(begin, end, FieldRole::timestamp);
+        return is_clock_time(line.substr(begin, end - begin)) &&
+               out.add(begin, end, FieldRole::timestamp);
       case W3cColumn::client:
         return out.add(begin, end, FieldRole::client);
       case W3cColumn::address_list:
@@ -462,9 +475,13 @@ class JsonParser final : public LineParser {
     switch (role) {
       case JsonRole::none:
         return true;
-      case JsonRole::timestamp:
-        if (!out_->day) out_->day = timestamp_day(line_.substr(begin, end - begin));
+      case JsonRole::timestamp: {
+        // Only a readable time is exempt from the address scan.
+        auto day = timestamp_day(line_.substr(begin, end - begin));
+        if (!day) return true;
+        if (!out_->day) out_->day = day;
         return out_->add(begin, end, FieldRole::timestamp);
+      }
       case JsonRole::client:
         return out_->add(begin, end, FieldRole::client);
       case JsonRole::address_list:

@@ -369,3 +369,63 @@ TEST_CASE("the anonymiser rejects an undecided format and bad PII patterns", "[l
   CHECK_THROWS_AS(LineAnonymiser(settings, LogFormat::combined, MasterKey{}),
                   std::invalid_argument);
 }
+
+TEST_CASE("property: junk lines with addresses between the junk lose every address", "[line]") {
+  // Quotes, brackets, braces, backslashes and '#' exercise every parser's error paths.
+  static constexpr std::string_view kJunk = "\"[]{}\\#:,-/=?%@.aZ09 \t";
+  std::mt19937_64 random(7);
+  for (const auto format : {LogFormat::combined, LogFormat::common, LogFormat::w3c, LogFormat::json,
+                            LogFormat::plain}) {
+    INFO(to_string(format));
+    LineAnonymiser anonymiser({}, format, MasterKey{});
+    anonymiser.set_state(format == LogFormat::w3c ? kW3cFields : std::string_view{});
+    std::size_t surviving = 0;
+    constexpr std::size_t kLines = 400;
+    for (std::size_t n = 0; n < kLines; ++n) {
+      std::string line;
+      std::vector<AddressForm> used;
+      const auto pieces = random() % 12;
+      for (std::size_t piece = 0; piece < pieces; ++piece) {
+        if (random() % 3 == 0) {
+          used.push_back(random_address(random));
+          line += ' ' + used.back().text + ' ';
+        } else {
+          for (auto length = random() % 10; length > 0; --length) {
+            line += kJunk[random() % kJunk.size()];
+          }
+        }
+      }
+      std::string out;
+      anonymiser.anonymise_line(line, out);
+      REQUIRE(out.find('\n') == std::string::npos);
+      for (const auto& address : used) {
+        if (survives(out, address.core)) {
+          ++surviving;
+          UNSCOPED_INFO(address.core << " survived in " << out);
+        }
+      }
+    }
+    CHECK(surviving == 0);
+    CHECK(anonymiser.stats().lines == kLines);
+  }
+}
+
+TEST_CASE("only a real date and time escape the address scan", "[line]") {
+  LineStats stats;
+  AnonymiseSettings settings;
+  LineAnonymiser w3c(settings, LogFormat::w3c, MasterKey{});
+  w3c.set_state("#Fields: date time c-ip");
+  std::string out;
+  w3c.anonymise_line("2024-03-01 192.0.2.77 192.0.2.1", out);
+  CHECK(out == "2024-03-01 192.0.2.0 192.0.2.0");
+  CHECK(w3c.stats().unparsed == 1);
+  out.clear();
+  w3c.anonymise_line("192.0.2.77 10:00:00 192.0.2.1", out);
+  CHECK(out == "192.0.2.0 10:00:00 192.0.2.0");
+  CHECK(w3c.stats().unparsed == 2);
+
+  CHECK(anonymise(LogFormat::json, R"({"time":"192.0.2.77","@timestamp":"2001:db8:1:2::7"})",
+                  &stats) == R"({"time":"192.0.2.0","@timestamp":"2001:db8:1::"})");
+  CHECK(stats.unparsed == 0);
+  CHECK(stats.addresses == 2);
+}
