@@ -2,7 +2,8 @@
 // position instead of stopping at the first, then compiles the matchers.
 #include "veil/policies/loader.hpp"
 
-#include <arpa/inet.h>
+#include "yaml_reader.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <re2/re2.h>
@@ -20,28 +21,6 @@ namespace {
 
 constexpr auto kBrowserCookieCap = Duration{400 * 86400};  // RFC 6265bis: Max-Age is capped here
 
-std::string quoted_list(const std::vector<std::string_view>& words, std::string_view last_joiner) {
-  std::string out;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += (i + 1 == words.size()) ? std::string(last_joiner) : ", ";
-    out += words[i];
-  }
-  return out;
-}
-
-std::string_view kind_of(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "a single value";
-  }
-}
-
 bool is_host_name(std::string_view host) {
   if (host.empty() || host.size() > 253 || host.front() == '.' || host.back() == '.') return false;
   return std::all_of(host.begin(), host.end(),
@@ -58,145 +37,14 @@ bool is_host_pattern(std::string_view pattern) {
   return is_host_name(pattern);
 }
 
-class Loader;
-
-// One YAML mapping of the policy: checks its keys against the known ones (unknown → error with a
-// suggestion, duplicate → error) and hands out the values by key.
-class Section {
- public:
-  Section(Loader& loader, const YAML::Node& node, std::string path,
-          std::vector<std::string_view> known_keys);
-  bool valid() const { return valid_; }
-  // The value of `key`, or an undefined node when absent.
-  YAML::Node operator[](std::string_view key) const;
-  bool has(std::string_view key) const { return (*this)[key].IsDefined(); }
-  // "limits.body", or "version" at the top level.
-  std::string path(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-
- private:
-  bool valid_ = false;
-  std::string path_;
-  std::vector<std::pair<std::string, YAML::Node>> values_;
-};
-
-class Loader {
+class Loader : public YamlReader {
  public:
   Loader(std::string file, std::string base_directory)
-      : file_(std::move(file)), base_directory_(std::move(base_directory)) {
+      : YamlReader(std::move(file)), base_directory_(std::move(base_directory)) {
     policy_.source = file_;
   }
 
   LoadResult load(std::string_view text);
-
-  // Diagnostics --------------------------------------------------------------------------------
-  SourceLocation at(const YAML::Node& node) const {
-    auto mark = node.Mark();
-    if (mark.is_null()) return {file_, 0, 0};
-    return {file_, mark.line + 1, mark.column + 1};
-  }
-  void report(Diagnostic::Severity severity, const SourceLocation& where, std::string message) {
-    diagnostics_.push_back({severity, file_, where.line, where.column, std::move(message)});
-  }
-  void error(const YAML::Node& node, std::string message) {
-    report(Diagnostic::Severity::error, at(node), std::move(message));
-  }
-  void warning(const YAML::Node& node, std::string message) {
-    report(Diagnostic::Severity::warning, at(node), std::move(message));
-  }
-
-  // Typed values ---------------------------------------------------------------------------------
-  std::optional<std::string> string(const YAML::Node& node, const std::string& what) {
-    if (!node.IsScalar()) {
-      error(node, "expected a string for '" + what + "', got " + std::string(kind_of(node)));
-      return std::nullopt;
-    }
-    return node.Scalar();
-  }
-
-  std::optional<bool> boolean(const YAML::Node& node, const std::string& what) {
-    auto text = string(node, what);
-    if (!text) return std::nullopt;
-    if (*text == "true") return true;
-    if (*text == "false") return false;
-    error(node, "expected true or false for '" + what + "', got '" + *text + "'");
-    return std::nullopt;
-  }
-
-  std::optional<long long> integer(const YAML::Node& node, const std::string& what, long long low,
-                                   long long high) {
-    auto text = string(node, what);
-    if (!text) return std::nullopt;
-    auto size = parse_size(*text);
-    bool plain = !text->empty() && std::all_of(text->begin(), text->end(), ::isdigit);
-    if (!plain || !size || static_cast<long long>(*size) < low ||
-        static_cast<long long>(*size) > high) {
-      error(node, "expected a whole number from " + std::to_string(low) + " to " +
-                      std::to_string(high) + " for '" + what + "', got '" + *text + "'");
-      return std::nullopt;
-    }
-    return static_cast<long long>(*size);
-  }
-
-  std::optional<Duration> duration(const YAML::Node& node, const std::string& what) {
-    auto text = string(node, what);
-    if (!text) return std::nullopt;
-    auto value = parse_duration(*text);
-    if (!value) {
-      error(node,
-            "invalid duration '" + *text + "' for '" + what +
-                "': expected a number and a unit (s, m, h, d, w, mo, y), e.g. 30m, 14d, 13mo");
-    }
-    return value;
-  }
-
-  std::optional<std::size_t> size(const YAML::Node& node, const std::string& what) {
-    auto text = string(node, what);
-    if (!text) return std::nullopt;
-    auto value = parse_size(*text);
-    if (!value) {
-      error(node, "invalid size '" + *text + "' for '" + what +
-                      "': expected bytes or a number with KiB, MiB or GiB, e.g. 8KiB, 1MiB");
-    }
-    return value;
-  }
-
-  // One of a fixed set of words, with a suggestion for a near miss.
-  template <typename Value, std::size_t N>
-  std::optional<Value> choice(const YAML::Node& node, const std::string& what,
-                              const std::array<std::pair<std::string_view, Value>, N>& table) {
-    auto text = string(node, what);
-    if (!text) return std::nullopt;
-    std::vector<std::string_view> names;
-    for (const auto& [name, value] : table) {
-      if (name == *text) return value;
-      names.push_back(name);
-    }
-    error(node, "invalid value '" + *text + "' for '" + what + "': expected " +
-                    quoted_list(names, " or ") + suggestion(*text, names));
-    return std::nullopt;
-  }
-
-  std::optional<std::vector<std::pair<YAML::Node, std::string>>> string_list(
-      const YAML::Node& node, const std::string& what) {
-    if (!node.IsSequence()) {
-      error(node, "expected a list for '" + what + "', got " + std::string(kind_of(node)));
-      return std::nullopt;
-    }
-    std::vector<std::pair<YAML::Node, std::string>> items;
-    for (std::size_t i = 0; i < node.size(); ++i) {
-      if (auto text = string(node[i], what + "[" + std::to_string(i) + "]")) {
-        items.emplace_back(node[i], *text);
-      }
-    }
-    return items;
-  }
-
-  static std::string suggestion(std::string_view word, const std::vector<std::string_view>& names) {
-    auto close = closest_match(word, names);
-    return close ? "; did you mean '" + *close + "'?" : "";
-  }
 
   std::string resolve(const std::string& path) const {
     if (path.empty() || path == "-" || path.front() == '/' || base_directory_.empty()) return path;
@@ -229,55 +77,13 @@ class Loader {
   std::optional<CategoryId> category(const YAML::Node& node, const std::string& what);
   std::optional<Endpoint> endpoint(const YAML::Node& node, const std::string& what);
 
-  std::string file_;
   std::string base_directory_;
-  std::vector<Diagnostic> diagnostics_;
   Policy policy_;
   // Category references are resolved after consent.categories is read, wherever it appears.
   std::vector<std::function<void()>> after_categories_;
   std::vector<YAML::Node> cookie_rule_nodes_;
   YAML::Node forward_node_, unclassified_node_, admin_listen_node_;
 };
-
-Section::Section(Loader& loader, const YAML::Node& node, std::string path,
-                 std::vector<std::string_view> known_keys)
-    : path_(std::move(path)) {
-  if (!node.IsMap()) {
-    loader.error(node, "expected a mapping for '" + (path_.empty() ? "policy" : path_) + "', got " +
-                           std::string(kind_of(node)));
-    return;
-  }
-  valid_ = true;
-  for (const auto& pair : node) {
-    const YAML::Node key = pair.first;  // copies: the iterator's pair is a temporary
-    if (!key.IsScalar()) {
-      loader.error(key, "expected a plain key in '" + path_ + "'");
-      continue;
-    }
-    const std::string& name = key.Scalar();
-    auto duplicate = std::find_if(values_.begin(), values_.end(),
-                                  [&](const auto& entry) { return entry.first == name; });
-    if (duplicate != values_.end()) {
-      loader.error(key, "duplicate key '" + name + "' (first at line " +
-                            std::to_string(loader.at(duplicate->second).line) + ")");
-      continue;
-    }
-    if (std::find(known_keys.begin(), known_keys.end(), name) == known_keys.end()) {
-      loader.error(key, "unknown key '" + name + "'" +
-                            (path_.empty() ? "" : " in '" + path_ + "'") +
-                            Loader::suggestion(name, known_keys));
-      continue;
-    }
-    values_.emplace_back(name, pair.second);
-  }
-}
-
-YAML::Node Section::operator[](std::string_view key) const {
-  for (const auto& [name, value] : values_) {
-    if (name == key) return value;
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
-}
 
 LoadResult Loader::load(std::string_view text) {
   YAML::Node root;
@@ -298,13 +104,8 @@ LoadResult Loader::load(std::string_view text) {
   check_shadowed_cookie_rules();
   add_risk_warnings(root);
 
-  std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [](const auto& a, const auto& b) {
-    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-  });
-  bool failed = std::any_of(diagnostics_.begin(), diagnostics_.end(), [](const auto& diagnostic) {
-    return diagnostic.severity == Diagnostic::Severity::error;
-  });
-  if (failed) return {nullptr, std::move(diagnostics_)};
+  sort_diagnostics();
+  if (has_errors()) return {nullptr, std::move(diagnostics_)};
   try {
     policy_.compile();
   } catch (const std::exception& problem) {
@@ -554,15 +355,10 @@ void Loader::read_trusted_proxies(const YAML::Node& node) {
                       "10.0.0.0/8 or 2001:db8::/32");
       continue;
     }
-    auto slash = text.find('/');
-    auto address_only = parse_cidr(std::string_view(text).substr(0, slash));
-    if (address_only && address_only->network != cidr->network) {
-      auto network = *cidr;
-      char buffer[64];
-      inet_ntop(network.is_ipv4 ? AF_INET : AF_INET6,
-                network.network.data() + (network.is_ipv4 ? 12 : 0), buffer, sizeof buffer);
-      warning(item, "CIDR '" + text + "' has host bits set; it means " + buffer + "/" +
-                        std::to_string(cidr->prefix_length));
+    auto address_only = parse_cidr(std::string_view(text).substr(0, text.find('/')));
+    if (address_only && !(address_only->network == cidr->network)) {
+      warning(item, "CIDR '" + text + "' has host bits set; it means " + cidr->network.to_string() +
+                        "/" + std::to_string(cidr->prefix_length));
     }
     cidr->where = at(item);
     policy_.trusted_proxies.push_back(std::move(*cidr));

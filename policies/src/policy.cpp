@@ -114,6 +114,25 @@ const Upstream* Policy::upstream_for_host(std::string_view host) const {
   return fallback == upstreams.end() ? nullptr : &*fallback;
 }
 
+bool Cidr::contains(const anonymiser::IpAddress& address) const {
+  const auto candidate = address.is_v4_mapped() ? address.to_v4() : address;
+  if (candidate.family() != network.family()) return false;
+  const int offset = network.is_v4() ? 96 : 0;  // IPv4 sits in the last 32 bits
+  const auto& a = candidate.bytes();
+  const auto& b = network.bytes();
+  for (int bit = offset; bit < offset + prefix_length; ++bit) {
+    const auto byte = static_cast<std::size_t>(bit / 8);
+    const auto mask = static_cast<std::uint8_t>(0x80U >> (bit % 8));
+    if ((a[byte] & mask) != (b[byte] & mask)) return false;
+  }
+  return true;
+}
+
+bool Policy::is_trusted_proxy(const anonymiser::IpAddress& peer) const {
+  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+                     [&](const Cidr& cidr) { return cidr.contains(peer); });
+}
+
 Mode Policy::mode_for_path(std::string_view path) const {
   const RouteMode* best = nullptr;
   for (const auto& route : routes) {

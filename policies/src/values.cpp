@@ -1,6 +1,4 @@
 // Parsers for the scalar value types of the policy file, and the spelling suggestions.
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -26,19 +24,11 @@ std::optional<Number> parse_number(std::string_view text) {
   return value;
 }
 
-// Fills the 16-byte form of an IP literal (IPv4 as ::ffff:a.b.c.d); nullopt if it is not one.
-std::optional<bool> parse_ip(std::string_view text, std::array<std::uint8_t, 16>& bytes) {
-  char buffer[INET6_ADDRSTRLEN + 1];
-  if (text.empty() || text.size() >= sizeof buffer) return std::nullopt;
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
-  bytes.fill(0);
-  if (inet_pton(AF_INET, buffer, bytes.data() + 12) == 1) {
-    bytes[10] = bytes[11] = 0xff;
-    return true;
-  }
-  if (inet_pton(AF_INET6, buffer, bytes.data()) == 1) return false;
-  return std::nullopt;
+// An IP literal without a zone (zones mean nothing in a policy).
+std::optional<anonymiser::IpAddress> parse_ip(std::string_view text) {
+  auto address = anonymiser::IpAddress::parse(text);
+  if (!address || !address->zone().empty()) return std::nullopt;
+  return address;
 }
 
 }  // namespace
@@ -98,25 +88,24 @@ std::optional<std::size_t> parse_size(std::string_view text) {
 }
 
 std::optional<Cidr> parse_cidr(std::string_view text) {
-  Cidr cidr;
-  cidr.text = std::string(text);
   auto slash = text.find('/');
-  auto ipv4 = parse_ip(text.substr(0, slash), cidr.network);
-  if (!ipv4) return std::nullopt;
-  cidr.is_ipv4 = *ipv4;
-  const int width = cidr.is_ipv4 ? 32 : 128;
-  cidr.prefix_length = width;
+  auto address = parse_ip(text.substr(0, slash));
+  if (!address) return std::nullopt;
+  const int width = address->is_v4() ? 32 : 128;
+  int prefix_length = width;
   if (slash != std::string_view::npos) {
     auto length = parse_number<int>(text.substr(slash + 1));
     if (!length || *length > width) return std::nullopt;
-    cidr.prefix_length = *length;
+    prefix_length = *length;
   }
-  const int kept = cidr.prefix_length + (cidr.is_ipv4 ? 96 : 0);
-  for (int bit = kept; bit < 128; ++bit) {
-    cidr.network[static_cast<std::size_t>(bit / 8)] &=
-        static_cast<std::uint8_t>(~(0x80U >> (bit % 8)));
+  auto bytes = address->bytes();
+  for (int bit = prefix_length + (address->is_v4() ? 96 : 0); bit < 128; ++bit) {
+    bytes[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80U >> (bit % 8)));
   }
-  return cidr;
+  auto network = address->is_v4()
+                     ? anonymiser::IpAddress::v4({bytes[12], bytes[13], bytes[14], bytes[15]})
+                     : anonymiser::IpAddress::v6(bytes);
+  return Cidr{network, prefix_length, std::string(text), {}};
 }
 
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
@@ -132,10 +121,10 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  std::array<std::uint8_t, 16> bytes;
-  auto ipv4 = parse_ip(host, bytes);
+  auto address = parse_ip(host);
   auto number = parse_number<unsigned>(port);
-  if (!ipv4 || (!*ipv4 && !text.starts_with('[')) || !number || *number == 0 || *number > 65535) {
+  if (!address || address->is_v4() == text.starts_with('[') || !number || *number == 0 ||
+      *number > 65535) {
     return std::nullopt;
   }
   return Endpoint{std::string(host), static_cast<std::uint16_t>(*number)};

@@ -124,7 +124,8 @@ embeds:
   CHECK(policy->upstream_for_host("a.jobs.example.gov.uk")->name == "jobs");
   CHECK(policy->upstream_for_host("www.example.gov.uk")->name == "main");
   REQUIRE(policy->trusted_proxies.size() == 2);
-  CHECK(policy->trusted_proxies[0].is_ipv4);
+  CHECK(policy->is_trusted_proxy(*veil::anonymiser::IpAddress::parse("10.9.8.7")));
+  CHECK_FALSE(policy->is_trusted_proxy(*veil::anonymiser::IpAddress::parse("192.0.2.1")));
   CHECK(policy->trusted_proxies[1].prefix_length == 32);
   CHECK(policy->forward_client_ip == ForwardClientIp::none);
   CHECK(policy->admin.listen.port == 9999);

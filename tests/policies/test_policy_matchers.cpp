@@ -187,19 +187,35 @@ TEST_CASE("sizes, endpoints, CIDRs", "[values]") {
 
   auto v4 = parse_cidr("10.1.2.3/8");
   REQUIRE(v4);
-  CHECK(v4->is_ipv4);
+  CHECK(v4->network.is_v4());
   CHECK(v4->prefix_length == 8);
-  CHECK(v4->network[12] == 10);
-  CHECK(v4->network[13] == 0);  // host bits cleared
+  CHECK(v4->network.to_string() == "10.0.0.0");  // host bits cleared
   auto v6 = parse_cidr("2001:db8::/32");
   REQUIRE(v6);
-  CHECK_FALSE(v6->is_ipv4);
+  CHECK_FALSE(v6->network.is_v4());
   CHECK(parse_cidr("192.0.2.1")->prefix_length == 32);
   CHECK_FALSE(parse_cidr("10.0.0.0/33"));
   CHECK_FALSE(parse_cidr("2001:db8::/129"));
   CHECK_FALSE(parse_cidr("10.0.0.0/"));
   CHECK_FALSE(parse_cidr("10.0.0.0/-1"));
   CHECK_FALSE(parse_cidr("example.com/8"));
+  CHECK_FALSE(parse_cidr("fe80::1%eth0/64"));
+}
+
+TEST_CASE("CIDR membership, for trusted proxies", "[values]") {
+  using veil::anonymiser::IpAddress;
+  auto v4 = *parse_cidr("10.0.0.0/8");
+  CHECK(v4.contains(*IpAddress::parse("10.255.1.2")));
+  CHECK(v4.contains(*IpAddress::parse("::ffff:10.1.2.3")));  // dual-stack view of an IPv4 peer
+  CHECK_FALSE(v4.contains(*IpAddress::parse("11.0.0.1")));
+  CHECK_FALSE(v4.contains(*IpAddress::parse("::a00:1")));
+  auto v6 = *parse_cidr("2001:db8:8000::/33");
+  CHECK(v6.contains(*IpAddress::parse("2001:db8:8000::1")));
+  CHECK(v6.contains(*IpAddress::parse("2001:db8:ffff::1")));
+  CHECK_FALSE(v6.contains(*IpAddress::parse("2001:db8:7fff::1")));
+  CHECK(parse_cidr("0.0.0.0/0")->contains(*IpAddress::parse("203.0.113.9")));
+  CHECK(parse_cidr("192.0.2.7")->contains(*IpAddress::parse("192.0.2.7")));
+  CHECK_FALSE(parse_cidr("192.0.2.7")->contains(*IpAddress::parse("192.0.2.8")));
 }
 
 TEST_CASE("did-you-mean suggestions", "[values]") {

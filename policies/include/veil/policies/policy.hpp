@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "veil/anonymiser/ip_address.hpp"
 #include "veil/anonymiser/settings.hpp"
 #include "veil/policies/consent_cookies.hpp"
 #include "veil/policies/matchers.hpp"
@@ -51,13 +52,14 @@ struct Endpoint {
 };
 std::string to_string(const Endpoint& endpoint);  // "127.0.0.1:9901", "[::1]:8443"
 
-// A network in CIDR notation. Addresses are kept as 16 bytes; IPv4 in the IPv4-mapped form.
+// A network in CIDR notation.
 struct Cidr {
-  std::array<std::uint8_t, 16> network{};
-  bool is_ipv4 = false;
-  int prefix_length = 0;  // of the family's own width (0-32 or 0-128)
-  std::string text;       // as written
+  anonymiser::IpAddress network;  // host bits cleared
+  int prefix_length = 0;          // of the family's own width (0-32 or 0-128)
+  std::string text;               // as written
   SourceLocation where;
+  // An IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4 peer) counts as IPv4.
+  bool contains(const anonymiser::IpAddress& address) const;
 };
 
 struct TlsSettings {
@@ -250,6 +252,8 @@ struct Policy {
   const EmbedRule* embed_for_host(std::string_view host) const;
   // The upstream for a request's Host (port ignored): one naming it, else the default one.
   const Upstream* upstream_for_host(std::string_view host) const;
+  // Whether X-Forwarded-For / Forwarded from this peer is believed.
+  bool is_trusted_proxy(const anonymiser::IpAddress& peer) const;
   Mode mode_for_path(std::string_view path) const;
 
   std::optional<CategoryId> category_id(std::string_view name) const;
