@@ -85,6 +85,13 @@ struct AddressAnonymiser::Impl {
     if (keyed && key.bytes.empty()) {
       throw std::invalid_argument(std::string(to_string(settings.method)) + " needs a key file");
     }
+    // The master key has the method's own size with or without rotation, so that a key file works
+    // with both settings.
+    if (keyed && key.bytes.size() != key_bytes_for(settings.method)) {
+      throw std::invalid_argument(std::string(to_string(settings.method)) + " needs a " +
+                                  std::to_string(key_bytes_for(settings.method)) +
+                                  "-byte key, got " + std::to_string(key.bytes.size()) + " bytes");
+    }
     // Builds the undated or only instance now, so that a bad key or prefix fails here.
     method_for(rotates ? kUndated : 0);
   }

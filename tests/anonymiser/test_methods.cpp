@@ -277,6 +277,9 @@ TEST_CASE("keyed methods reject missing or wrongly sized keys", "[methods]") {
   CHECK_THROWS_AS(make(Method::hash, {}), std::invalid_argument);
   CHECK_THROWS_AS(make(Method::cryptopan, key_from_hex("0011")), std::invalid_argument);
   CHECK_THROWS_AS(make(Method::ipcrypt, key_from_hex(kPfxKey1)), std::invalid_argument);
+  CHECK_THROWS_WITH(make(Method::cryptopan, key_from_hex("0011"), Rotation::daily),
+                    "cryptopan needs a 32-byte key, got 2 bytes");
+  CHECK_THROWS_WITH(make(Method::hash, {}, Rotation::daily), "hash needs a key file");
 }
 
 TEST_CASE("daily rotation: equal within a day, different across days", "[methods]") {
