@@ -1,0 +1,857 @@
+// One client connection: reads requests (limits and checks before anything reaches the origin),
+// runs the filter chain, answers locally or relays to the upstream pool, streaming bodies both ways
+// through one bounded buffer, and tunnels Upgrade connections. One coroutine per connection, on the
+// connection's own strand.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <array>
+#include <cstdio>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <unistd.h>
+
+#include "forwarding.hpp"
+#include "head_scanner.hpp"
+#include "request_checks.hpp"
+#include "server_core.hpp"
+#include "text.hpp"
+
+namespace veil::proxy {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using beast::error_code;
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kRelayBufferBytes = 16 * 1024;
+constexpr std::size_t kUpstreamHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxInformationalResponses = 8;
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+// How a body is delimited on the wire.
+enum class Framing { none, content_length, chunked, until_close };
+
+// What serve_one() tells the connection loop.
+enum class Next { keep_alive, close, abort };
+
+template <class Stream>
+net::awaitable<error_code> write_all(Stream& stream, std::string_view data) {
+  auto [error, written] = co_await net::async_write(stream, net::buffer(data), nothrow);
+  co_return error;
+}
+
+// Writes one piece of a body with `framing` (a chunk when chunked).
+template <class Stream>
+net::awaitable<error_code> write_body_piece(Stream& stream, Framing framing,
+                                            std::string_view data) {
+  if (data.empty()) co_return error_code{};
+  if (framing != Framing::chunked) co_return co_await write_all(stream, data);
+  char size_line[24];
+  const int length = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  const std::array<net::const_buffer, 3> pieces = {
+      net::buffer(size_line, static_cast<std::size_t>(length)), net::buffer(data),
+      net::buffer("\r\n", 2)};
+  auto [error, written] = co_await net::async_write(stream, pieces, nothrow);
+  co_return error;
+}
+
+// Ends a chunked body: the last chunk, `trailers` (serialised field lines) and the final CRLF.
+template <class Stream>
+net::awaitable<error_code> write_body_end(Stream& stream, Framing framing,
+                                          std::string_view trailers) {
+  if (framing != Framing::chunked) co_return error_code{};
+  const std::array<net::const_buffer, 3> pieces = {net::buffer("0\r\n", 3), net::buffer(trailers),
+                                                   net::buffer("\r\n", 2)};
+  auto [error, written] = co_await net::async_write(stream, pieces, nothrow);
+  co_return error;
+}
+
+// The fields a parser added after `header_fields` (trailers), minus those not allowed there.
+template <class Fields>
+std::string serialise_trailers(const Fields& fields, std::size_t header_fields) {
+  std::string out;
+  auto it = fields.begin();
+  for (std::size_t skipped = 0; skipped < header_fields && it != fields.end(); ++skipped) ++it;
+  for (; it != fields.end(); ++it) {
+    if (!allowed_in_trailer(it->name_string())) continue;
+    out += it->name_string();
+    out += ": ";
+    out += it->value();
+    out += "\r\n";
+  }
+  return out;
+}
+
+template <class Fields>
+std::size_t count_fields(const Fields& fields) {
+  return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
+}
+
+bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool has_no_body(unsigned status) {
+  return status / 100 == 1 || status == 204 || status == 304;
+}
+
+// Runs the body transforms of all filters in order over each piece of a response body.
+class TransformChain {
+ public:
+  void add(std::unique_ptr<BodyTransform> transform) {
+    if (transform) transforms_.push_back(std::move(transform));
+  }
+  bool empty() const { return transforms_.empty(); }
+
+  std::string_view transform(std::string_view piece) { return run(0, piece, false); }
+  std::string_view finish() { return run(0, {}, true); }
+
+ private:
+  // Transform `first` onwards; at the end of the body each transform's held-back output passes
+  // through the ones after it before they finish themselves.
+  std::string_view run(std::size_t first, std::string_view piece, bool finishing) {
+    if (outputs_.size() < transforms_.size() + 1) outputs_.resize(transforms_.size() + 1);
+    std::string_view current = piece;
+    for (std::size_t i = first; i < transforms_.size(); ++i) {
+      std::string& out = outputs_[i];
+      out.clear();
+      if (!current.empty()) transforms_[i]->transform(current, out);
+      if (finishing) transforms_[i]->finish(out);
+      current = out;
+    }
+    return current;
+  }
+
+  std::vector<std::unique_ptr<BodyTransform>> transforms_;
+  std::vector<std::string> outputs_;
+};
+
+template <class Stream>
+class ClientSession final : public SessionControl,
+                            public std::enable_shared_from_this<ClientSession<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  ClientSession(ServerCore& core, Stream stream, IpAddress peer)
+      : core_(core), stream_(std::move(stream)), peer_(peer), scanner_(core.settings.limits) {}
+
+  ~ClientSession() override { core_.connections.fetch_sub(1); }
+
+  void close_if_idle() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->idle_) self->lowest().cancel();
+    });
+  }
+
+  net::awaitable<void> run() {
+    {
+      std::lock_guard lock(core_.sessions_mutex);
+      core_.sessions.emplace(this, this->weak_from_this());
+    }
+    struct Unregister {
+      ServerCore& core;
+      SessionControl* session;
+      ~Unregister() {
+        std::lock_guard lock(core.sessions_mutex);
+        core.sessions.erase(session);
+      }
+    } unregister{core_, this};
+
+    if constexpr (kTls) {
+      lowest().expires_after(timeouts().tls_handshake);
+      auto [error] = co_await stream_.async_handshake(net::ssl::stream_base::server, nothrow);
+      if (error) co_return;
+    }
+    Next next = Next::keep_alive;
+    while (next == Next::keep_alive) next = co_await serve_one();
+    if (next == Next::close) co_await close_gracefully();
+    error_code ignored;
+    lowest().socket().close(ignored);
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  const Timeouts& timeouts() const { return core_.settings.timeouts; }
+  const Limits& limits() const { return core_.settings.limits; }
+
+  std::string_view buffered() const {
+    const auto data = buffer_.data();
+    return {static_cast<const char*>(data.data()), data.size()};
+  }
+
+  net::awaitable<error_code> read_more() {
+    auto [error, read] =
+        co_await stream_.async_read_some(buffer_.prepare(kRelayBufferBytes), nothrow);
+    buffer_.commit(read);
+    co_return error;
+  }
+
+  void skip_empty_lines() { buffer_.consume(leading_empty_lines(buffered())); }
+
+  // Reads, checks and answers one request.
+  net::awaitable<Next> serve_one() {
+    skip_empty_lines();
+    while (buffer_.size() == 0) {
+      if (core_.draining) co_return Next::close;
+      idle_ = true;
+      lowest().expires_after(timeouts().keep_alive_idle);
+      const error_code error = co_await read_more();
+      idle_ = false;
+      if (error) co_return Next::abort;
+      skip_empty_lines();
+    }
+
+    Exchange exchange;
+    exchange.received_at = std::chrono::system_clock::now();
+    exchange.started = std::chrono::steady_clock::now();
+    exchange.peer_address = peer_;
+    exchange.client_address = peer_;
+    exchange.tls = kTls;
+    close_after_ = false;
+    upstream_.reset();
+    parser_.reset();
+
+    // The whole head under one deadline: a client trickling bytes cannot hold the connection.
+    lowest().expires_after(timeouts().header);
+    scanner_.reset();
+    for (;;) {
+      const auto scanned = scanner_.scan(buffered());
+      if (scanned == HeadScanner::Result::complete) break;
+      if (scanned == HeadScanner::Result::rejected) {
+        co_return co_await reject(exchange, {scanner_.status(), scanner_.reason()});
+      }
+      if (co_await read_more()) co_return Next::abort;  // timeout or gone: nginx closes silently
+    }
+
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits().header_total_bytes + 2));
+    parser_->body_limit(limits().request_body_bytes);
+    error_code parse_error;
+    const std::size_t head_size = scanner_.head_size();
+    const std::size_t consumed =
+        parser_->put(net::buffer(buffer_.data().data(), head_size), parse_error);
+    if (!parse_error && (consumed != head_size || !parser_->is_header_done())) {
+      parse_error = http::error::bad_value;
+    }
+    if (parse_error) co_return co_await reject(exchange, rejection_for_parse_error(parse_error));
+    buffer_.consume(head_size);
+
+    exchange.request = parser_->get().base();
+    if (auto rejection = check_request_head(exchange.request)) {
+      co_return co_await reject(exchange, *rejection);
+    }
+    if (const auto expect = exchange.request.find(http::field::expect);
+        expect != exchange.request.end() && !iequals(expect->value(), "100-continue")) {
+      co_return co_await reject(exchange, {417, "unsupported expectation"});
+    }
+
+    for (const auto& filter : core_.filters) {
+      if (!run_hook(exchange, [&] { filter->on_request(exchange); })) {
+        co_return co_await fail(exchange, 500, "filter_error", "internal error");
+      }
+      if (exchange.local_handler) break;
+    }
+    if (exchange.local_handler) co_return co_await answer_locally(exchange);
+    co_return co_await proxy(exchange);
+  }
+
+  // Runs a filter hook; false if it threw.
+  template <class Hook>
+  static bool run_hook(Exchange& exchange, Hook&& hook) {
+    try {
+      hook();
+      return true;
+    } catch (const std::exception&) {
+      exchange.error = "filter_error";
+      return false;
+    }
+  }
+
+  void complete(Exchange& exchange) {
+    exchange.completed = std::chrono::steady_clock::now();
+    for (const auto& filter : core_.filters)
+      run_hook(exchange, [&] { filter->on_complete(exchange); });
+  }
+
+  bool keep_alive() const {
+    return parser_ && parser_->is_done() && parser_->keep_alive() && !close_after_ &&
+           !core_.draining;
+  }
+
+  unsigned client_version() const { return parser_ ? parser_->get().version() : 11; }
+
+  // Connection management fields of a response to the client; true if the connection stays open.
+  bool set_connection_fields(ResponseHead& head) {
+    const bool keep = keep_alive();
+    head.erase(http::field::connection);
+    if (!keep) {
+      head.set(http::field::connection, "close");
+    } else if (client_version() == 10) {
+      head.set(http::field::connection, "keep-alive");
+    }
+    return keep;
+  }
+
+  // Sends a complete response with a Content-Length body (none for HEAD, 1xx, 204, 304).
+  net::awaitable<Next> send_complete(Exchange& exchange, std::string_view body) {
+    ResponseHead& head = exchange.response;
+    const bool head_request = parser_ && exchange.request.method() == http::verb::head;
+    if (!has_no_body(head.result_int()))
+      head.set(http::field::content_length, std::to_string(body.size()));
+    const bool keep = set_connection_fields(head);
+    scratch_.clear();
+    serialise_response_head(head, scratch_);
+    if (!head_request && !has_no_body(head.result_int())) {
+      scratch_ += body;
+      exchange.response_body_bytes = body.size();
+    }
+    lowest().expires_after(timeouts().body_idle);
+    const error_code error = co_await write_all(stream_, scratch_);
+    exchange.aborted = static_cast<bool>(error);
+    complete(exchange);
+    if (error) co_return Next::abort;
+    co_return keep ? Next::keep_alive : Next::close;
+  }
+
+  // A response made by the core itself (errors); the connection closes unless `may_keep_alive`.
+  net::awaitable<Next> fail(Exchange& exchange, unsigned status, std::string_view error,
+                            std::string_view message, bool may_keep_alive = false) {
+    if (exchange.error.empty()) exchange.error = error;
+    if (!may_keep_alive) close_after_ = true;
+    exchange.response = ResponseHead{};
+    exchange.response.result(status);
+    exchange.response.set(http::field::content_type, "text/plain; charset=utf-8");
+    exchange.response.set(http::field::cache_control, "no-store");
+    std::string body(message);
+    body += '\n';
+    co_return co_await send_complete(exchange, body);
+  }
+
+  net::awaitable<Next> reject(Exchange& exchange, Rejection rejection) {
+    co_return co_await fail(exchange, rejection.status, "bad_request", rejection.reason);
+  }
+
+  // Sends "100 Continue" if the client waits for it before sending the body.
+  net::awaitable<error_code> continue_if_expected(const Exchange& exchange) {
+    if (parser_->is_done() || client_version() != 11 ||
+        exchange.request.find(http::field::expect) == exchange.request.end()) {
+      co_return error_code{};
+    }
+    lowest().expires_after(timeouts().body_idle);
+    co_return co_await write_all(stream_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
+  }
+
+  enum class BodyRead { data, done, too_large, failed };
+
+  char* relay_buffer() {
+    if (!relay_buffer_) relay_buffer_ = std::make_unique<char[]>(kRelayBufferBytes);
+    return relay_buffer_.get();
+  }
+
+  // The next piece of the request body, in `piece`.
+  net::awaitable<BodyRead> next_request_piece(Exchange& exchange, std::string_view& piece) {
+    piece = {};
+    while (!parser_->is_done()) {
+      auto& body = parser_->get().body();
+      body.data = relay_buffer();
+      body.size = kRelayBufferBytes;
+      lowest().expires_after(timeouts().body_idle);
+      auto [error, read] = co_await http::async_read_some(stream_, buffer_, *parser_, nothrow);
+      if (error == http::error::need_buffer) error = {};
+      if (error == http::error::body_limit) co_return BodyRead::too_large;
+      if (error) co_return BodyRead::failed;
+      const std::size_t got = kRelayBufferBytes - body.size;
+      if (got > 0) {
+        piece = {relay_buffer(), got};
+        exchange.request_body_bytes += got;
+        co_return BodyRead::data;
+      }
+    }
+    co_return BodyRead::done;
+  }
+
+  // Trailer fields the client sent after a chunked body.
+  std::string request_trailers(std::size_t header_fields) const {
+    return serialise_trailers(parser_->get(), header_fields);
+  }
+
+  net::awaitable<Next> answer_locally(Exchange& exchange) {
+    LocalRequest request;
+    request.method = std::string(exchange.request.method_string());
+    request.target = std::string(exchange.request.target());
+    for (const auto& field : exchange.request) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    if (co_await continue_if_expected(exchange)) co_return Next::abort;
+    for (;;) {
+      std::string_view piece;
+      const BodyRead read = co_await next_request_piece(exchange, piece);
+      if (read == BodyRead::done) break;
+      if (read == BodyRead::too_large)
+        co_return co_await reject(exchange, {413, "request body too large"});
+      if (read == BodyRead::failed) {
+        exchange.aborted = true;
+        complete(exchange);
+        co_return Next::abort;
+      }
+      request.body += piece;
+    }
+
+    LocalResponse response;
+    if (!run_hook(exchange, [&] { response = exchange.local_handler(request); })) {
+      co_return co_await fail(exchange, 500, "handler_error", "internal error", true);
+    }
+    exchange.response = ResponseHead{};
+    exchange.response.result(response.status);
+    for (auto& [name, value] : response.headers) exchange.response.insert(name, value);
+    remove_hop_by_hop(exchange.response, false);
+    for (const auto& filter : core_.filters) {
+      if (!run_hook(exchange, [&] { filter->on_response_head(exchange); })) {
+        co_return co_await fail(exchange, 500, "filter_error", "internal error");
+      }
+    }
+    co_return co_await send_complete(exchange, response.body);
+  }
+
+  // ---- upstream ----
+
+  enum class UpstreamResult { ok, connect_failed, timeout, failed };
+
+  // A connection to the upstream: a pooled one when available (`pooled` tells which).
+  net::awaitable<UpstreamResult> connect_upstream(UpstreamPool& pool, bool& pooled) {
+    upstream_.emplace(stream_.get_executor());
+    upstream_buffer_.clear();
+    if (auto idle = pool.take()) {
+      error_code error;
+      upstream_->socket().assign(idle->protocol, idle->descriptor, error);
+      if (!error) {
+        pooled = true;
+        co_return UpstreamResult::ok;
+      }
+      ::close(idle->descriptor);
+    }
+    pooled = false;
+    upstream_->expires_after(timeouts().upstream_connect);
+    auto [error, endpoint] = co_await upstream_->async_connect(pool.endpoints(), nothrow);
+    if (error == beast::error::timeout) co_return UpstreamResult::timeout;
+    if (error) co_return UpstreamResult::connect_failed;
+    error_code ignored;
+    upstream_->socket().set_option(tcp::no_delay(true), ignored);
+    co_return UpstreamResult::ok;
+  }
+
+  net::awaitable<Next> upstream_failed(Exchange& exchange, UpstreamResult result) {
+    upstream_.reset();
+    switch (result) {
+      case UpstreamResult::timeout:
+        co_return co_await fail(exchange, 504, "upstream_timeout",
+                                "the site did not answer in time", parser_->is_done());
+      case UpstreamResult::connect_failed:
+        co_return co_await fail(exchange, 502, "upstream_connect", "the site could not be reached",
+                                parser_->is_done());
+      default:
+        co_return co_await fail(exchange, 502, "upstream_bad_response",
+                                "the site sent an invalid response", parser_->is_done());
+    }
+  }
+
+  net::awaitable<error_code> read_response_head(http::verb method) {
+    response_parser_.emplace();
+    response_parser_->header_limit(kUpstreamHeaderBytes);
+    response_parser_->body_limit(boost::none);
+    if (method == http::verb::head) response_parser_->skip(true);
+    upstream_->expires_after(timeouts().upstream_read);
+    auto [error, read] =
+        co_await http::async_read_header(*upstream_, upstream_buffer_, *response_parser_, nothrow);
+    co_return error;
+  }
+
+  static UpstreamResult classify(const error_code& error) {
+    return error == beast::error::timeout ? UpstreamResult::timeout : UpstreamResult::failed;
+  }
+
+  net::awaitable<Next> proxy(Exchange& exchange) {
+    UpstreamPool* pool = core_.route(exchange.request[http::field::host]);
+    if (!pool) {
+      co_return co_await fail(exchange, 404, "no_route", "no site is served for this host",
+                              parser_->is_done());
+    }
+    exchange.upstream_name = pool->upstream().name;
+
+    RequestHead forwarded = exchange.request;
+    const bool upgrade = parser_->upgrade();
+    remove_hop_by_hop(forwarded, upgrade);
+    forwarded.erase(http::field::expect);  // answered here: the body is streamed, not held back
+    if (upgrade) forwarded.set(http::field::connection, "upgrade");
+    ForwardingContext forwarding;
+    forwarding.mode = core_.settings.forward_client_ip;
+    forwarding.peer_trusted = core_.client_address->trusted().contains(peer_);
+    forwarding.tls = kTls;
+    forwarding.peer_address = peer_;
+    forwarding.client_address = exchange.client_address;
+    forwarding.anonymised_client_address = exchange.anonymised_client_address;
+    set_forwarding_fields(forwarded, forwarding);
+    Framing request_framing = Framing::none;
+    if (!parser_->is_done()) {
+      request_framing = parser_->chunked() ? Framing::chunked : Framing::content_length;
+      if (request_framing == Framing::chunked) {
+        forwarded.set(http::field::transfer_encoding, "chunked");
+      } else {
+        forwarded.set(http::field::content_length, std::to_string(*parser_->content_length()));
+      }
+    }
+    std::string request_head;
+    serialise_request_head(forwarded, request_head);
+    const std::size_t request_header_fields = count_fields(parser_->get());
+    const http::verb method = exchange.request.method();
+    const bool retryable = idempotent(method) && request_framing == Framing::none;
+
+    for (int attempt = 0;; ++attempt) {
+      bool pooled = false;
+      const UpstreamResult connected = co_await connect_upstream(*pool, pooled);
+      if (connected != UpstreamResult::ok) co_return co_await upstream_failed(exchange, connected);
+      const bool may_retry = pooled && retryable && attempt == 0;
+
+      upstream_->expires_after(timeouts().upstream_read);
+      if (const error_code error = co_await write_all(*upstream_, request_head)) {
+        if (may_retry) continue;
+        co_return co_await upstream_failed(exchange, classify(error));
+      }
+      if (request_framing != Framing::none) {
+        if (co_await continue_if_expected(exchange)) co_return abandon(exchange);
+        for (;;) {
+          std::string_view piece;
+          const BodyRead read = co_await next_request_piece(exchange, piece);
+          if (read == BodyRead::done) break;
+          if (read == BodyRead::too_large) {
+            upstream_.reset();
+            co_return co_await reject(exchange, {413, "request body too large"});
+          }
+          if (read == BodyRead::failed) co_return abandon(exchange);
+          upstream_->expires_after(timeouts().upstream_read);
+          if (const error_code error =
+                  co_await write_body_piece(*upstream_, request_framing, piece)) {
+            close_after_ = true;
+            co_return co_await upstream_failed(exchange, classify(error));
+          }
+        }
+        upstream_->expires_after(timeouts().upstream_read);
+        if (const error_code error = co_await write_body_end(
+                *upstream_, request_framing, request_trailers(request_header_fields))) {
+          co_return co_await upstream_failed(exchange, classify(error));
+        }
+      }
+
+      error_code error = co_await read_response_head(method);
+      // Informational responses: 100 is ours to send (Expect is answered here), others are relayed.
+      for (std::size_t informational = 0;
+           !error && response_parser_->get().result_int() / 100 == 1 &&
+           response_parser_->get().result() != http::status::switching_protocols;
+           ++informational) {
+        if (informational == kMaxInformationalResponses) {
+          error = http::error::bad_status;
+          break;
+        }
+        if (response_parser_->get().result() != http::status::continue_) {
+          ResponseHead interim = response_parser_->get().base();
+          remove_hop_by_hop(interim, false);
+          scratch_.clear();
+          serialise_response_head(interim, scratch_);
+          lowest().expires_after(timeouts().body_idle);
+          if (co_await write_all(stream_, scratch_)) co_return abandon(exchange);
+        }
+        error = co_await read_response_head(method);
+      }
+      if (error) {
+        const bool stale =
+            error == http::error::end_of_stream || error == net::error::connection_reset;
+        if (may_retry && stale) continue;
+        co_return co_await upstream_failed(exchange, classify(error));
+      }
+      break;
+    }
+
+    if (response_parser_->get().result() == http::status::switching_protocols) {
+      co_return co_await switch_protocols(exchange, upgrade);
+    }
+    co_return co_await relay_response(exchange, *pool);
+  }
+
+  // Gives up on an exchange whose client went away or whose response had already started: no
+  // response can be sent any more; the connection is dropped.
+  Next abandon(Exchange& exchange) {
+    upstream_.reset();
+    exchange.aborted = true;
+    complete(exchange);
+    return Next::abort;
+  }
+
+  net::awaitable<Next> relay_response(Exchange& exchange, UpstreamPool& pool) {
+    auto& parser = *response_parser_;
+    const std::size_t header_fields = count_fields(parser.get());
+    exchange.response = parser.get().base();
+    remove_hop_by_hop(exchange.response, false);
+    for (const auto& filter : core_.filters) {
+      if (!run_hook(exchange, [&] { filter->on_response_head(exchange); })) {
+        upstream_.reset();
+        co_return co_await fail(exchange, 500, "filter_error", "internal error");
+      }
+    }
+
+    const unsigned status = exchange.response.result_int();
+    const bool bodiless = exchange.request.method() == http::verb::head || has_no_body(status);
+    TransformChain transforms;
+    if (!bodiless) {
+      for (const auto& filter : core_.filters) {
+        if (!run_hook(exchange,
+                      [&] { transforms.add(filter->response_body_transform(exchange)); })) {
+          upstream_.reset();
+          co_return co_await fail(exchange, 500, "filter_error", "internal error");
+        }
+      }
+    }
+
+    Framing framing = Framing::none;
+    if (bodiless) {
+      if (const auto length = parser.content_length()) {
+        exchange.response.set(http::field::content_length, std::to_string(*length));
+      }
+    } else if (transforms.empty() && parser.content_length()) {
+      framing = Framing::content_length;
+      exchange.response.set(http::field::content_length, std::to_string(*parser.content_length()));
+    } else if (client_version() == 11) {
+      framing =
+          Framing::chunked;  // re-frames close-delimited bodies so the client keeps its connection
+      exchange.response.set(http::field::transfer_encoding, "chunked");
+    } else {
+      framing = Framing::until_close;
+      close_after_ = true;
+    }
+    const bool keep = set_connection_fields(exchange.response);
+    scratch_.clear();
+    serialise_response_head(exchange.response, scratch_);
+    lowest().expires_after(timeouts().body_idle);
+    if (co_await write_all(stream_, scratch_)) co_return abandon(exchange);
+
+    while (!parser.is_done()) {
+      auto& body = parser.get().body();
+      body.data = relay_buffer();
+      body.size = kRelayBufferBytes;
+      upstream_->expires_after(timeouts().upstream_read);
+      auto [error, read] =
+          co_await http::async_read_some(*upstream_, upstream_buffer_, parser, nothrow);
+      if (error == http::error::need_buffer) error = {};
+      if (error == http::error::end_of_stream && parser.is_done()) error = {};
+      if (error) {
+        exchange.error = error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
+        co_return abandon(exchange);
+      }
+      std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
+      if (!transforms.empty()) piece = transforms.transform(piece);
+      lowest().expires_after(timeouts().body_idle);
+      if (co_await write_body_piece(stream_, framing, piece)) co_return abandon(exchange);
+      exchange.response_body_bytes += piece.size();
+    }
+    if (!transforms.empty()) {
+      const std::string_view rest = transforms.finish();
+      lowest().expires_after(timeouts().body_idle);
+      if (co_await write_body_piece(stream_, framing, rest)) co_return abandon(exchange);
+      exchange.response_body_bytes += rest.size();
+    }
+    const std::string trailers =
+        parser.chunked() ? serialise_trailers(parser.get(), header_fields) : std::string();
+    if (co_await write_body_end(stream_, framing, trailers)) co_return abandon(exchange);
+
+    if (parser.keep_alive() && !parser.need_eof() && upstream_buffer_.size() == 0) {
+      pool.give_back(upstream_->socket());
+    }
+    upstream_.reset();
+    complete(exchange);
+    co_return keep ? Next::keep_alive : Next::close;
+  }
+
+  // ---- Upgrade tunnel ----
+
+  net::awaitable<Next> switch_protocols(Exchange& exchange, bool requested) {
+    if (!requested) {
+      co_return co_await upstream_failed(exchange, UpstreamResult::failed);
+    }
+    exchange.response = response_parser_->get().base();
+    remove_hop_by_hop(exchange.response, true);
+    exchange.response.set(http::field::connection, "upgrade");
+    for (const auto& filter : core_.filters) {
+      if (!run_hook(exchange, [&] { filter->on_response_head(exchange); }))
+        co_return abandon(exchange);
+    }
+    scratch_.clear();
+    serialise_response_head(exchange.response, scratch_);
+    lowest().expires_after(timeouts().body_idle);
+    if (co_await write_all(stream_, scratch_)) co_return abandon(exchange);
+
+    // Bytes either side sent right after the heads were read along with them.
+    if (buffer_.size() > 0) {
+      upstream_->expires_after(timeouts().tunnel_idle);
+      if (co_await write_all(*upstream_, buffered())) co_return abandon(exchange);
+      exchange.request_body_bytes += buffer_.size();
+      buffer_.consume(buffer_.size());
+    }
+    if (upstream_buffer_.size() > 0) {
+      const auto data = upstream_buffer_.data();
+      lowest().expires_after(timeouts().tunnel_idle);
+      if (co_await write_all(
+              stream_, std::string_view(static_cast<const char*>(data.data()), data.size()))) {
+        co_return abandon(exchange);
+      }
+      exchange.response_body_bytes += data.size();
+      upstream_buffer_.consume(data.size());
+    }
+    using namespace net::experimental::awaitable_operators;
+    co_await (pump(stream_, *upstream_, exchange.request_body_bytes) &&
+              pump(*upstream_, stream_, exchange.response_body_bytes));
+    upstream_.reset();
+    complete(exchange);
+    co_return Next::abort;
+  }
+
+  // Copies `from` to `to` until `from` ends; then half-closes `to` (plain TCP) so the other side
+  // sees the end too. An error on either side closes both.
+  template <class From, class To>
+  net::awaitable<void> pump(From& from, To& to, std::uint64_t& counter) {
+    std::array<char, kRelayBufferBytes> chunk;
+    for (;;) {
+      beast::get_lowest_layer(from).expires_after(timeouts().tunnel_idle);
+      auto [error, read] = co_await from.async_read_some(net::buffer(chunk), nothrow);
+      if (read > 0) {
+        beast::get_lowest_layer(to).expires_after(timeouts().tunnel_idle);
+        if (co_await write_all(to, std::string_view(chunk.data(), read))) break;
+        counter += read;
+      }
+      if (error == net::error::eof && std::is_same_v<To, beast::tcp_stream>) {
+        error_code ignored;
+        beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_send, ignored);
+        co_return;
+      }
+      if (error) break;
+    }
+    error_code ignored;
+    beast::get_lowest_layer(from).socket().close(ignored);
+    beast::get_lowest_layer(to).socket().close(ignored);
+  }
+
+  // Ends the connection without destroying a response the client has not read yet: half-close, then
+  // discard what the client still sends for a moment (nginx's lingering close), so the kernel does
+  // not answer unread bytes with a reset.
+  net::awaitable<void> close_gracefully() {
+    lowest().expires_after(kLingerTime);
+    if constexpr (kTls) {
+      auto [error] = co_await stream_.async_shutdown(nothrow);
+    } else {
+      error_code error;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, error);
+      std::size_t discarded = 0;
+      std::array<char, 4096> sink;
+      while (!error && discarded < kLingerBytes) {
+        auto [read_error, read] = co_await lowest().async_read_some(net::buffer(sink), nothrow);
+        error = read_error;
+        discarded += read;
+      }
+    }
+  }
+
+  ServerCore& core_;
+  Stream stream_;
+  const IpAddress peer_;
+  beast::flat_buffer buffer_;
+  HeadScanner scanner_;
+  std::optional<http::request_parser<http::buffer_body>> parser_;
+  std::optional<beast::tcp_stream> upstream_;
+  beast::flat_buffer upstream_buffer_;
+  std::optional<http::response_parser<http::buffer_body>> response_parser_;
+  std::unique_ptr<char[]> relay_buffer_;
+  std::string scratch_;
+  bool idle_ = false;
+  bool close_after_ = false;
+};
+
+IpAddress unmapped(const IpAddress& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+template <class Stream>
+void spawn(std::shared_ptr<ClientSession<Stream>> session, const net::any_io_executor& executor) {
+  net::co_spawn(
+      executor, [session]() -> net::awaitable<void> { co_await session->run(); }, net::detached);
+}
+
+}  // namespace
+
+void start_session(ServerCore& core, tcp::socket socket) {
+  error_code error;
+  const auto remote = socket.remote_endpoint(error);
+  if (error) return;
+  socket.set_option(tcp::no_delay(true), error);
+  const IpAddress peer = unmapped(remote.address());
+  const auto executor = socket.get_executor();
+  core.connections.fetch_add(1);
+  if (core.tls) {
+    using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+    spawn(std::make_shared<ClientSession<TlsStream>>(
+              core, TlsStream(beast::tcp_stream(std::move(socket)), *core.tls), peer),
+          executor);
+  } else {
+    spawn(std::make_shared<ClientSession<beast::tcp_stream>>(
+              core, beast::tcp_stream(std::move(socket)), peer),
+          executor);
+  }
+}
+
+UpstreamPool* ServerCore::route(std::string_view host) const {
+  const std::string name = host_without_port(host);
+  UpstreamPool* fallback = nullptr;
+  for (const auto& pool : pools) {
+    const auto& names = pool->upstream().server_names;
+    if (names.empty() && !fallback) fallback = pool.get();
+    for (const auto& server_name : names) {
+      if (server_name == name) return pool.get();
+    }
+  }
+  return fallback;
+}
+
+}  // namespace veil::proxy

@@ -1,0 +1,56 @@
+// Kept-alive connections to one upstream. Idle connections are held as bare descriptors, so a
+// session adopts one into a stream bound to its own strand (timers included) rather than sharing an
+// I/O object across strands.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "veil/proxy/server_settings.hpp"
+
+namespace veil::proxy {
+
+class UpstreamPool {
+ public:
+  using tcp = boost::asio::ip::tcp;
+
+  struct IdleConnection {
+    int descriptor;
+    tcp protocol;
+  };
+
+  UpstreamPool(Upstream upstream, std::vector<tcp::endpoint> endpoints, std::size_t max_idle,
+               std::chrono::milliseconds max_idle_time);
+  ~UpstreamPool();
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  const Upstream& upstream() const { return upstream_; }
+  const std::vector<tcp::endpoint>& endpoints() const { return endpoints_; }
+
+  // The most recently used idle connection that is still open (the origin has not closed it or sent
+  // unsolicited bytes, and it has not idled too long); nullopt when there is none.
+  std::optional<IdleConnection> take();
+  // Hands an open connection with no outstanding operations back; closed if the pool is full.
+  void give_back(tcp::socket& socket);
+
+ private:
+  struct Entry {
+    IdleConnection connection;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  const Upstream upstream_;
+  const std::vector<tcp::endpoint> endpoints_;
+  const std::size_t max_idle_;
+  const std::chrono::milliseconds max_idle_time_;
+  std::mutex mutex_;
+  std::vector<Entry> idle_;
+};
+
+}  // namespace veil::proxy
