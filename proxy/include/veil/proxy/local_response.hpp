@@ -1,6 +1,7 @@
-// A request answered inside the proxy (admin endpoints, the demo origin, `/_veil/*` consent endpoints)
-// and the response it produces. Plain data with no Beast or Asio, so handlers can be written and
-// unit-tested without the network stack. Owned by the proxy core; other pieces only use it.
+// A request answered inside the proxy (admin endpoints, the demo origin, `/_veil/*` consent
+// endpoints) and the response it produces. Plain data with no Beast or Asio, so handlers can be
+// written and unit-tested without the network stack. Owned by the proxy core; other pieces only use
+// it.
 #pragma once
 
 #include <functional>
