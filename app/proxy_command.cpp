@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -58,6 +59,7 @@ int run_proxy(int argc, char** argv) {
   double header_timeout = 10;
   double upstream_timeout = 60;
   double drain_timeout = 30;
+  std::uint64_t max_body_bytes = proxy::Limits{}.request_body_bytes;
   options.add_options()("help,h", "show this help")(
       "listen", po::value(&listen)->composing(),
       "address to listen on, e.g. 127.0.0.1:8080 or [::]:443 (repeatable; default 127.0.0.1:8080)")(
@@ -70,6 +72,8 @@ int run_proxy(int argc, char** argv) {
       "what the origin is told of the client address: real (default), anonymised, none")(
       "tls-cert", po::value(&certificate), "PEM certificate chain: serve HTTPS")(
       "tls-key", po::value(&key), "PEM private key for --tls-cert")(
+      "max-body-bytes", po::value(&max_body_bytes),
+      "largest request body accepted, in bytes (default 1048576; larger gets 413)")(
       "header-timeout", po::value(&header_timeout),
       "seconds to receive a request head (default 10)")(
       "upstream-timeout", po::value(&upstream_timeout),
@@ -99,6 +103,7 @@ int run_proxy(int argc, char** argv) {
     settings.tls_certificate_file = certificate;
     settings.tls_private_key_file = key;
     settings.threads = threads;
+    settings.limits.request_body_bytes = max_body_bytes;
     auto milliseconds = [](double seconds, const char* flag) {
       if (!(seconds > 0)) throw std::invalid_argument(std::string(flag) + " must be positive");
       return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));

@@ -374,7 +374,7 @@ class ClientSession final : public SessionControl,
     co_return co_await write_all(stream_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
   }
 
-  enum class BodyRead { data, done, too_large, failed };
+  enum class BodyRead { data, done, too_large, malformed, failed };
 
   char* relay_buffer() {
     if (!relay_buffer_) relay_buffer_ = std::make_unique<char[]>(kRelayBufferBytes);
@@ -392,6 +392,9 @@ class ClientSession final : public SessionControl,
       auto [error, read] = co_await http::async_read_some(stream_, buffer_, *parser_, nothrow);
       if (error == http::error::need_buffer) error = {};
       if (error == http::error::body_limit) co_return BodyRead::too_large;
+      if (error == http::error::bad_chunk || error == http::error::bad_chunk_extension) {
+        co_return BodyRead::malformed;
+      }
       if (error) co_return BodyRead::failed;
       const std::size_t got = kRelayBufferBytes - body.size;
       if (got > 0) {
@@ -401,6 +404,11 @@ class ClientSession final : public SessionControl,
       }
     }
     co_return BodyRead::done;
+  }
+
+  static Rejection body_rejection(BodyRead read) {
+    return read == BodyRead::too_large ? Rejection{413, "request body too large"}
+                                       : Rejection{400, "invalid chunked body"};
   }
 
   // Trailer fields the client sent after a chunked body.
@@ -556,9 +564,9 @@ class ClientSession final : public SessionControl,
           std::string_view piece;
           const BodyRead read = co_await next_request_piece(exchange, piece);
           if (read == BodyRead::done) break;
-          if (read == BodyRead::too_large) {
-            upstream_.reset();
-            co_return co_await reject(exchange, {413, "request body too large"});
+          if (read == BodyRead::too_large || read == BodyRead::malformed) {
+            upstream_.reset();  // the origin never sees the end of this body
+            co_return co_await reject(exchange, body_rejection(read));
           }
           if (read == BodyRead::failed) co_return abandon(exchange);
           upstream_->expires_after(timeouts().upstream_read);

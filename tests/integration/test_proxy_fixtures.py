@@ -18,15 +18,22 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 
-def read_chunked(rfile):
-    """Reads a chunked body from a file object; returns (body bytes, trailer lines)."""
+def read_chunked(rfile, digest=None):
+    """Reads a chunked body from a file object; returns (body bytes, trailer lines). With `digest`
+    (a hashlib object) the body is fed to it instead of kept, and the length is returned."""
     body = bytearray()
+    length = 0
     while True:
         size_line = rfile.readline()
         size = int(size_line.split(b";")[0].strip(), 16)
         if size == 0:
             break
-        body += rfile.read(size)
+        piece = rfile.read(size)
+        length += len(piece)
+        if digest is None:
+            body += piece
+        else:
+            digest.update(piece)
         rfile.readline()
     trailers = []
     while True:
@@ -34,6 +41,8 @@ def read_chunked(rfile):
         if line in (b"\r\n", b"\n", b""):
             break
         trailers.append(line.decode().strip())
+    if digest is not None:
+        return length, trailers
     return bytes(body), trailers
 
 
@@ -45,6 +54,10 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
 
     def _read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            if self.path.startswith("/sink"):
+                digest = hashlib.sha256()
+                length, trailers = read_chunked(self.rfile, digest)
+                return digest.hexdigest().encode() + b" %d" % length, trailers
             return read_chunked(self.rfile)
         length = int(self.headers.get("Content-Length", "0"))
         if self.path.startswith("/sink"):  # streamed: never held in memory
