@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "command.hpp"
+#include "veil/proxy/admin.hpp"
+#include "veil/proxy/filter.hpp"
+#include "veil/proxy/metrics.hpp"
 #include "veil/proxy/server.hpp"
 
 namespace veil::app {
@@ -47,9 +50,42 @@ proxy::ForwardClientIp parse_forward_mode(const std::string& text) {
                               text + "'");
 }
 
+// Counts every exchange of the public server into the admin listener's metrics.
+class MetricsFilter final : public proxy::Filter {
+ public:
+  MetricsFilter(proxy::ProxyMetrics& metrics, const std::vector<proxy::Upstream>& upstreams)
+      : metrics_(metrics), local_(metrics.upstream(proxy::ProxyMetrics::kNoUpstream)) {
+    for (const auto& upstream : upstreams)
+      by_upstream_.emplace_back(upstream.name, &metrics.upstream(upstream.name));
+  }
+
+  void on_complete(proxy::Exchange& exchange) override {
+    const auto* counted = &local_;
+    for (const auto& [name, metrics] : by_upstream_) {
+      if (name == exchange.upstream_name) counted = metrics;
+    }
+    const double seconds =
+        std::chrono::duration<double>(exchange.completed - exchange.started).count();
+    counted->count_response(exchange.response.result_int(), seconds);
+    using Error = proxy::ProxyMetrics::UpstreamError;
+    if (exchange.error == "upstream_connect") counted->count_error(Error::connect);
+    if (exchange.error == "upstream_timeout") counted->count_error(Error::timeout);
+    if (exchange.error == "upstream_reset") counted->count_error(Error::reset);
+    if (exchange.error == "upstream_bad_response") counted->count_error(Error::protocol);
+    metrics_.received_bytes.inc(exchange.request_body_bytes);
+    metrics_.sent_bytes.inc(exchange.response_body_bytes);
+  }
+
+ private:
+  proxy::ProxyMetrics& metrics_;
+  const proxy::ProxyMetrics::UpstreamMetrics& local_;
+  std::vector<std::pair<std::string, const proxy::ProxyMetrics::UpstreamMetrics*>> by_upstream_;
+};
+
 int run_proxy(int argc, char** argv) {
   po::options_description options("veil proxy: the privacy edge reverse proxy\n\nOptions");
   std::vector<std::string> listen;
+  std::string admin = "127.0.0.1:9901";
   std::vector<std::string> upstreams;
   std::vector<std::string> trusted;
   std::string forward_mode = "real";
@@ -66,6 +102,8 @@ int run_proxy(int argc, char** argv) {
       "upstream", po::value(&upstreams)->composing(),
       "origin http://host[:port], or HOST[,HOST...]=URL to route those Host values (repeatable)")(
       "threads", po::value(&threads), "I/O threads (default: one per core)")(
+      "admin", po::value(&admin),
+      "admin listener for /healthz, /readyz, /metrics (default 127.0.0.1:9901; 'off' for none)")(
       "trusted-proxy", po::value(&trusted)->composing(),
       "CIDR of a proxy in front of veil whose X-Forwarded-For is believed (repeatable)")(
       "forward-client-ip", po::value(&forward_mode),
@@ -125,8 +163,34 @@ int run_proxy(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   try {
-    proxy::Server server(settings, {});
+    proxy::MetricsRegistry registry;
+    proxy::ProxyMetrics metrics(registry);
+    proxy::AdminState admin_state;
+    admin_state.policy_loaded = true;        // the settings came from the flags
+    const proxy::Server* serving = nullptr;  // set before the admin server starts
+    std::unique_ptr<proxy::Server> admin_server;
+    if (admin != "off") {
+      proxy::ServerSettings admin_settings;
+      admin_settings.listen = {admin};
+      admin_settings.threads = 1;
+      admin_settings.limits.max_connections = 64;
+      admin_server = std::make_unique<proxy::Server>(
+          admin_settings,
+          std::vector<std::shared_ptr<proxy::Filter>>{std::make_shared<proxy::LocalHandlerFilter>(
+              "", [&](const proxy::LocalRequest& request) {
+                metrics.active_connections.set(
+                    static_cast<std::int64_t>(serving->active_connections()));
+                return proxy::answer_admin_request(request, admin_state, registry);
+              })});
+    }
+    proxy::Server server(settings, {std::make_shared<MetricsFilter>(metrics, settings.upstreams)});
+    serving = &server;
     server.start();
+    if (admin_server) {
+      admin_server->start();
+      std::fprintf(stderr, "veil proxy: admin on %s\n", admin.c_str());
+    }
+    admin_state.listening = true;
     const auto ports = server.listening_ports();
     for (std::size_t i = 0; i < ports.size(); ++i) {
       std::fprintf(stderr, "veil proxy: listening on %s (port %u)\n", settings.listen[i].c_str(),
@@ -135,6 +199,7 @@ int run_proxy(int argc, char** argv) {
     int received = 0;
     sigwait(&stop_signals, &received);
     std::fprintf(stderr, "veil proxy: %s, draining\n", received == SIGTERM ? "SIGTERM" : "SIGINT");
+    admin_state.draining = true;
     const bool drained =
         server.drain(std::chrono::milliseconds(static_cast<long long>(drain_timeout * 1000)));
     if (!drained) {
@@ -142,6 +207,7 @@ int run_proxy(int argc, char** argv) {
                    server.active_connections());
     }
     server.stop();
+    if (admin_server) admin_server->stop();
   } catch (const std::exception& error) {
     std::fprintf(stderr, "veil proxy: %s\n", error.what());
     return 1;

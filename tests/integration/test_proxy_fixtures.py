@@ -183,9 +183,10 @@ def _run_raw(handler, conn, received):
 
 
 class Proxy:
-    def __init__(self, process, port, log_path):
+    def __init__(self, process, port, admin_port, log_path):
         self.process = process
         self.port = port
+        self.admin_port = admin_port
         self.log_path = log_path
 
     def url(self, path="/"):
@@ -198,15 +199,17 @@ class Proxy:
 
 @contextlib.contextmanager
 def proxy(*args):
-    """Runs `veil proxy --listen 127.0.0.1:PORT ARGS...` until the block ends."""
-    port = harness.free_port()
+    """Runs `veil proxy --listen 127.0.0.1:PORT --admin 127.0.0.1:PORT2 ARGS...` until the block ends."""
+    port, admin_port = harness.free_port(), harness.free_port()
     with harness.temp_dir() as tmp:
         log_path = os.path.join(tmp, "proxy.log")
         with open(log_path, "wb") as log, harness.running(
-                [harness.VEIL_BIN, "proxy", "--listen", f"127.0.0.1:{port}", *args],
+                [harness.VEIL_BIN, "proxy", "--listen", f"127.0.0.1:{port}",
+                 "--admin", f"127.0.0.1:{admin_port}", *args],
                 stdout=log, stderr=subprocess.STDOUT) as process:
             harness.wait_for_port(port, process=process)
-            yield Proxy(process, port, log_path)
+            harness.wait_for_port(admin_port, process=process)
+            yield Proxy(process, port, admin_port, log_path)
 
 
 def connect(port, timeout=30):

@@ -136,6 +136,24 @@ class RelayTest(unittest.TestCase):
         self.assertEqual(record["path"], "/echo?q")
         self.assertEqual(record["origin"], "other")
 
+    def test_admin_listener_answers_locally_and_counts_exchanges(self):
+        self.request(b"GET /echo HTTP/1.1\r\nHost: other.example\r\n\r\n")
+        response, _ = exchange(self.proxy.admin_port, b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+                               check_closed=False)
+        self.assertEqual(response.status, 200)
+        response, _ = exchange(self.proxy.admin_port, b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n",
+                               check_closed=False)
+        self.assertEqual(response.status, 200)
+        other_name = f'upstream="127.0.0.1:{self.other.server_address[1]}"'
+        other = [line for line in response.body.decode().splitlines()
+                 if line.startswith("veil_http_requests_total") and other_name in line and "2xx" in line]
+        self.assertTrue(other, response.body.decode()[:2000])
+        self.assertGreaterEqual(float(other[0].split()[-1]), 1)
+        # The admin port never proxies.
+        response, _ = exchange(self.proxy.admin_port, b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n",
+                               check_closed=False)
+        self.assertEqual(response.status, 404)
+
     def test_curl_post_large_body_with_content_length(self):
         body = b"z" * 300_000
         result = subprocess.run(["curl", "-sS", "--max-time", "60", "--data-binary", "@-",
