@@ -1,0 +1,138 @@
+// The filter chain end to end inside one process: a local-handler-only Server as the origin, a
+// proxying Server in front of it with test filters, and a blocking socket as the client.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <string>
+
+#include "veil/proxy/filter.hpp"
+#include "veil/proxy/server.hpp"
+
+using namespace veil::proxy;
+
+namespace {
+
+// Sends `request` to 127.0.0.1:port and returns everything received until the server closes.
+std::string round_trip(std::uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  std::string received;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) received.append(buffer, n);
+  ::close(fd);
+  return received;
+}
+
+class UppercaseBody final : public BodyTransform {
+ public:
+  void transform(std::string_view chunk, std::string& out) override {
+    for (char c : chunk) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  void finish(std::string& out) override { out += "!"; }
+};
+
+class TestFilter final : public Filter {
+ public:
+  std::atomic<int> completed{0};
+  std::atomic<bool> saw_loopback_client{false};
+
+  void on_request(Exchange& exchange) override {
+    saw_loopback_client = exchange.client_address.to_string() == "127.0.0.1";
+    exchange.request.set("X-Added-By-Filter", "yes");
+  }
+  void on_response_head(Exchange& exchange) override { exchange.response.set("X-Seen", "1"); }
+  std::unique_ptr<BodyTransform> response_body_transform(Exchange& exchange) override {
+    if (exchange.request.target() != "/shout") return nullptr;
+    return std::make_unique<UppercaseBody>();
+  }
+  void on_complete(Exchange&) override { ++completed; }
+};
+
+ServerSettings local_settings() {
+  ServerSettings settings;
+  settings.listen = {"127.0.0.1:0"};
+  settings.threads = 1;
+  return settings;
+}
+
+}  // namespace
+
+TEST_CASE("filters see, edit and transform exchanges; local handlers answer inside the proxy") {
+  Server origin(local_settings(),
+                {std::make_shared<LocalHandlerFilter>("", [](const LocalRequest& request) {
+                  LocalResponse response;
+                  const bool marked =
+                      std::any_of(request.headers.begin(), request.headers.end(),
+                                  [](const auto& h) { return h.first == "X-Added-By-Filter"; });
+                  response.body = marked ? "hello from the origin" : "unmarked";
+                  response.headers.emplace_back("Content-Type", "text/plain");
+                  return response;
+                })});
+  origin.start();
+
+  auto filter = std::make_shared<TestFilter>();
+  ServerSettings settings = local_settings();
+  settings.threads = 2;
+  settings.upstreams.push_back(
+      parse_upstream_url("http://127.0.0.1:" + std::to_string(origin.listening_ports()[0])));
+  Server proxy(
+      settings,
+      {filter, std::make_shared<LocalHandlerFilter>("/_veil/", [](const LocalRequest& request) {
+         return LocalResponse{201, {{"X-Method", request.method}}, "got " + request.body};
+       })});
+  proxy.start();
+  const std::uint16_t port = proxy.listening_ports()[0];
+
+  SECTION("a body transform re-frames the response as chunked") {
+    const std::string response =
+        round_trip(port, "GET /shout HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    CHECK(response.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(response.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+    CHECK(response.find("Content-Length") == std::string::npos);
+    CHECK(response.find("X-Seen: 1\r\n") != std::string::npos);
+    CHECK(response.ends_with("\r\n15\r\nHELLO FROM THE ORIGIN\r\n1\r\n!\r\n0\r\n\r\n"));
+    CHECK(filter->saw_loopback_client.load());
+  }
+  SECTION("without a transform the origin's length is kept") {
+    const std::string response =
+        round_trip(port, "GET /plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    CHECK(response.find("Content-Length: 21\r\n") != std::string::npos);
+    CHECK(response.ends_with("\r\n\r\nhello from the origin"));
+  }
+  SECTION("a local handler gets the body and its response goes through on_response_head") {
+    const std::string response =
+        round_trip(port,
+                   "POST /_veil/consent HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: "
+                   "close\r\n\r\na=1");
+    CHECK(response.starts_with("HTTP/1.1 201 Created\r\n"));
+    CHECK(response.find("X-Method: POST\r\n") != std::string::npos);
+    CHECK(response.find("X-Seen: 1\r\n") != std::string::npos);
+    CHECK(response.ends_with("\r\n\r\ngot a=1"));
+  }
+  SECTION("rejected requests complete too and never reach a handler") {
+    const std::string response = round_trip(port, "GET / HTTP/1.1\r\n\r\n");
+    CHECK(response.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    CHECK_FALSE(filter->saw_loopback_client.load());  // on_request never ran
+  }
+  CHECK(filter->completed.load() == 1);
+
+  CHECK(proxy.drain(std::chrono::seconds(5)));
+  proxy.stop();
+  origin.stop();
+}
