@@ -56,8 +56,9 @@ bool is_encoded_colon(std::string_view text, std::size_t pos) {
          (text[pos + 2] == 'A' || text[pos + 2] == 'a');
 }
 
-// May an IPv6 token start at `pos`? Not when glued to a word or a dot, nor when it continues a
-// colon run such as a time or MAC address (a colon right after a hex digit).
+// May an IPv6 token start at `pos`? Not in the middle of a hex word, number or dotted name (the
+// hex run is tried from its start instead), nor when it continues a colon run such as a time or
+// MAC address (a colon right after a hex digit). Other letters may precede it: fail closed.
 bool ipv6_may_start(std::string_view text, std::size_t pos) {
   if (pos == 0) return true;
   if (inside_escape(text, pos)) return false;
@@ -67,7 +68,7 @@ bool ipv6_may_start(std::string_view text, std::size_t pos) {
     colon_start = pos - 3;
   } else {
     char previous = text[pos - 1];
-    if (previous != ':') return !is_word(previous) && previous != '.';
+    if (previous != ':') return !is_hex(previous) && previous != '_' && previous != '.';
     colon_start = pos - 1;
   }
   if (colon_start == 0) return true;

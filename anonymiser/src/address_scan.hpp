@@ -3,10 +3,11 @@
 // A token is IPv4 (a dotted quad) or IPv6 (any RFC 4291 form, also with `%3A` for every colon as in
 // a URL query string). What surrounds it stays text: brackets, `:port`, `%zone`, list separators.
 // Not tokens: times (13:55:36), MAC addresses (six colon-separated fields), a bare "::", dotted
-// runs of more than four numbers (1.2.3.4.5), octets above 255, IPv6 glued to a letter, digit or
-// underscore (std::string, a1::b). When in doubt and the text parses as an address it is a token:
-// the version in `Foo/10.2.3.4` is rewritten, and so is the valid IPv6 prefix of a longer colon
-// run.
+// runs of more than four numbers (1.2.3.4.5), octets above 255, IPv6 running on into a word
+// (std::string, ::1_x) or continuing a hex word, digit run or dotted name. When in doubt and the
+// text parses as an address it is a token: the version in `Foo/10.2.3.4`, the address in
+// `ip2001:db8::1` (a letter that is no hex digit ends a word) and the valid IPv6 prefix of a longer
+// colon run are rewritten.
 #pragma once
 
 #include <cstddef>
