@@ -58,7 +58,7 @@ struct Block {
   void reserve_input(std::size_t capacity) {
     if (capacity <= input_capacity) return;
     auto larger = std::make_unique_for_overwrite<char[]>(capacity);
-    std::memcpy(larger.get(), input.get(), input_size);
+    if (input_size > 0) std::memcpy(larger.get(), input.get(), input_size);
     input = std::move(larger);
     input_capacity = capacity;
   }
