@@ -1,0 +1,56 @@
+// The CookiePolicy filter: enforces the policy's cookie rules at the edge, for cookies a browser
+// consent tool cannot reach (HttpOnly, server-set, on a parent domain).
+//
+// Request: reads the visitor's consent (consent cookies, Sec-GPC) and removes cookies of
+// categories not granted from the Cookie header sent upstream (enforce mode).
+// Response head: removes, caps or completes each Set-Cookie as decide_set_cookie says (enforce
+// mode), removes Set-Cookies a browser could not parse, expires the withdrawn request cookies on
+// the host and every parent domain below the public suffix, and marks a changed response
+// `Cache-Control: private`. Report-only mode changes nothing and still counts and audits.
+//
+// Without a policy snapshot in Exchange::policy the filter does nothing.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "veil/proxy/cookie_audit.hpp"
+#include "veil/proxy/filter.hpp"
+#include "veil/proxy/metrics.hpp"
+#include "veil/proxy/public_suffix.hpp"
+
+namespace veil::proxy {
+
+class CookiePolicyFilter final : public Filter {
+ public:
+  // Withdrawn cookies expired per response; the rest go on later responses (each costs up to
+  // one Set-Cookie per cookie domain, and a response head has a size limit).
+  static constexpr std::size_t kMaxExpiredPerResponse = 24;
+
+  // Registers the cookie families in `metrics`. `suffixes`, `metrics` and `audit` (nullptr: no
+  // audit) must outlive the filter.
+  CookiePolicyFilter(MetricsRegistry& metrics, const PublicSuffixList& suffixes,
+                     CookieAudit* audit = nullptr);
+  ~CookiePolicyFilter() override;
+
+  void on_request(Exchange& exchange) override;
+  void on_response_head(Exchange& exchange) override;
+
+ private:
+  struct Counters;
+  struct CounterTable;
+  std::shared_ptr<const CounterTable> counters_for(const std::shared_ptr<const void>& policy);
+
+  const PublicSuffixList& suffixes_;
+  CookieAudit* audit_;
+  Family<Counter>& seen_;
+  Family<Counter>& removed_;
+  Family<Counter>& capped_;
+  Family<Counter>& expired_;
+  Family<Counter>& unparseable_;
+  // The counters of the last policy snapshot seen, by category id (resolved once per snapshot).
+  std::mutex counters_mutex_;
+  std::shared_ptr<const CounterTable> counters_;
+};
+
+}  // namespace veil::proxy
