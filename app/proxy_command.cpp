@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -187,8 +188,14 @@ int run_proxy(int argc, char** argv) {
     serving = &server;
     server.start();
     if (admin_server) {
-      admin_server->start();
-      std::fprintf(stderr, "veil proxy: admin on %s\n", admin.c_str());
+      // Traffic matters more than its instrumentation: a busy admin port is reported, not fatal.
+      try {
+        admin_server->start();
+        std::fprintf(stderr, "veil proxy: admin on %s\n", admin.c_str());
+      } catch (const std::runtime_error& error) {
+        std::fprintf(stderr, "veil proxy: admin listener disabled: %s\n", error.what());
+        admin_server.reset();
+      }
     }
     admin_state.listening = true;
     const auto ports = server.listening_ports();

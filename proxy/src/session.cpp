@@ -45,7 +45,10 @@ using tcp = net::ip::tcp;
 using beast::error_code;
 
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kRelayBufferBytes = 16 * 1024;
+// Larger pieces mean fewer reads, writes and timer re-arms per byte (each is a system call); the
+// buffers are released while a connection waits for its next request, so idle keep-alive
+// connections cost little memory.
+constexpr std::size_t kRelayBufferBytes = 32 * 1024;
 constexpr std::size_t kUpstreamHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxInformationalResponses = 8;
 constexpr std::size_t kLingerBytes = 1024 * 1024;
@@ -219,6 +222,12 @@ class ClientSession final : public SessionControl,
     co_return error;
   }
 
+  void release_buffers() {
+    relay_buffer_.reset();
+    buffer_.shrink_to_fit();
+    upstream_buffer_.shrink_to_fit();
+  }
+
   void skip_empty_lines() { buffer_.consume(leading_empty_lines(buffered())); }
 
   // Reads, checks and answers one request.
@@ -226,6 +235,7 @@ class ClientSession final : public SessionControl,
     skip_empty_lines();
     while (buffer_.size() == 0) {
       if (core_.draining) co_return Next::close;
+      release_buffers();
       idle_ = true;
       lowest().expires_after(timeouts().keep_alive_idle);
       const error_code error = co_await read_more();
@@ -384,6 +394,7 @@ class ClientSession final : public SessionControl,
   // The next piece of the request body, in `piece`.
   net::awaitable<BodyRead> next_request_piece(Exchange& exchange, std::string_view& piece) {
     piece = {};
+    buffer_.reserve(kRelayBufferBytes);  // as for upstream_buffer_: whole pieces per read
     while (!parser_->is_done()) {
       auto& body = parser_->get().body();
       body.data = relay_buffer();
@@ -462,6 +473,8 @@ class ClientSession final : public SessionControl,
   net::awaitable<UpstreamResult> connect_upstream(UpstreamPool& pool, bool& pooled) {
     upstream_.emplace(stream_.get_executor());
     upstream_buffer_.clear();
+    // Beast reads as much as the buffer has room for (at least 512 bytes): give it a full piece.
+    upstream_buffer_.reserve(kRelayBufferBytes);
     if (auto idle = pool.take()) {
       error_code error;
       upstream_->socket().assign(idle->protocol, idle->descriptor, error);
