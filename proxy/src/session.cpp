@@ -49,6 +49,7 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 // buffers are released while a connection waits for its next request, so idle keep-alive
 // connections cost little memory.
 constexpr std::size_t kRelayBufferBytes = 32 * 1024;
+constexpr std::size_t kHeadReadBytes = 4 * 1024;
 constexpr std::size_t kUpstreamHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxInformationalResponses = 8;
 constexpr std::size_t kLingerBytes = 1024 * 1024;
@@ -216,8 +217,8 @@ class ClientSession final : public SessionControl,
   }
 
   net::awaitable<error_code> read_more() {
-    auto [error, read] =
-        co_await stream_.async_read_some(buffer_.prepare(kRelayBufferBytes), nothrow);
+    // Heads are small: reading them in small steps keeps an idle connection's buffer small too.
+    auto [error, read] = co_await stream_.async_read_some(buffer_.prepare(kHeadReadBytes), nothrow);
     buffer_.commit(read);
     co_return error;
   }
