@@ -28,6 +28,9 @@ int run_demo(int argc, char** argv) {
   std::string site = (data / "demo" / "site").string();
   std::string access_log =
       (std::filesystem::path(tmp != nullptr ? tmp : "/tmp") / "veil-demo-access.log").string();
+  std::string audit_log =
+      (std::filesystem::path(tmp != nullptr ? tmp : "/tmp") / "veil-demo-cookie-audit.jsonl")
+          .string();
   std::string listen = "127.0.0.1:8080";
   std::string origin = "127.0.0.1:8081";
   std::string admin = "127.0.0.1:9901";
@@ -41,7 +44,9 @@ int run_demo(int argc, char** argv) {
       "policy", po::value(&policy), "policy file (default policies/council-default.yaml)")(
       "site", po::value(&site), "the demo site's files (default demo/site)")(
       "access-log", po::value(&access_log),
-      "anonymised access log (default $TMPDIR/veil-demo-access.log)");
+      "anonymised access log (default $TMPDIR/veil-demo-access.log)")(
+      "audit-log", po::value(&audit_log),
+      "cookie audit records (default $TMPDIR/veil-demo-cookie-audit.jsonl)");
   po::variables_map values;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), values);
@@ -76,14 +81,18 @@ int run_demo(int argc, char** argv) {
     overrides.upstreams[0].name = "demo-site";
     overrides.admin = admin;
     overrides.access_log = access_log;
+    overrides.audit_log = audit_log;
     proxy::Edge edge(policy, overrides);
-    edge.start();
+    for (const auto& warning : edge.start())
+      std::fprintf(stderr, "veil demo: %s\n", warning.c_str());
 
     std::printf("veil demo is running.\n\n");
     std::printf("  Open            http://%s/ (the council site, through veil)\n", listen.c_str());
     std::printf("  Origin          http://%s/ (the same site without veil)\n", origin.c_str());
-    if (admin != "off") std::printf("  Metrics         http://%s/metrics\n", admin.c_str());
+    if (edge.admin_port()) std::printf("  Metrics         http://%s/metrics\n", admin.c_str());
     std::printf("  Access log      %s (addresses anonymised)\n", edge.access_log_path().c_str());
+    std::printf("  Cookie audit    %s (veil audit report %s)\n", audit_log.c_str(),
+                audit_log.c_str());
     std::printf("  Policy          %s\n\nPress Ctrl-C to stop.\n", policy.c_str());
     std::fflush(stdout);
     const int status = serve_until_stopped(edge, "veil demo");

@@ -1,7 +1,5 @@
 // `veil proxy`: runs the edge proxy in front of one or more origins until SIGTERM/SIGINT, then
 // drains.
-#include <signal.h>
-
 #include <boost/program_options.hpp>
 
 #include <chrono>
@@ -9,15 +7,15 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
-#include "veil/proxy/admin.hpp"
-#include "veil/proxy/filter.hpp"
-#include "veil/proxy/metrics.hpp"
-#include "veil/proxy/server.hpp"
+#include "serve.hpp"
+#include "veil/proxy/edge.hpp"
+#include "veil/proxy/server_settings.hpp"
 
 namespace veil::app {
 namespace {
@@ -51,64 +49,38 @@ proxy::ForwardClientIp parse_forward_mode(const std::string& text) {
                               text + "'");
 }
 
-// Counts every exchange of the public server into the admin listener's metrics.
-class MetricsFilter final : public proxy::Filter {
- public:
-  MetricsFilter(proxy::ProxyMetrics& metrics, const std::vector<proxy::Upstream>& upstreams)
-      : metrics_(metrics), local_(metrics.upstream(proxy::ProxyMetrics::kNoUpstream)) {
-    for (const auto& upstream : upstreams)
-      by_upstream_.emplace_back(upstream.name, &metrics.upstream(upstream.name));
-  }
-
-  void on_complete(proxy::Exchange& exchange) override {
-    const auto* counted = &local_;
-    for (const auto& [name, metrics] : by_upstream_) {
-      if (name == exchange.upstream_name) counted = metrics;
-    }
-    const double seconds =
-        std::chrono::duration<double>(exchange.completed - exchange.started).count();
-    counted->count_response(exchange.response.result_int(), seconds);
-    using Error = proxy::ProxyMetrics::UpstreamError;
-    if (exchange.error == "upstream_connect") counted->count_error(Error::connect);
-    if (exchange.error == "upstream_timeout") counted->count_error(Error::timeout);
-    if (exchange.error == "upstream_reset") counted->count_error(Error::reset);
-    if (exchange.error == "upstream_bad_response") counted->count_error(Error::protocol);
-    metrics_.received_bytes.inc(exchange.request_body_bytes);
-    metrics_.sent_bytes.inc(exchange.response_body_bytes);
-  }
-
- private:
-  proxy::ProxyMetrics& metrics_;
-  const proxy::ProxyMetrics::UpstreamMetrics& local_;
-  std::vector<std::pair<std::string, const proxy::ProxyMetrics::UpstreamMetrics*>> by_upstream_;
-};
-
 int run_proxy(int argc, char** argv) {
-  po::options_description options("veil proxy: the privacy edge reverse proxy\n\nOptions");
+  po::options_description options(
+      "veil proxy: the privacy edge reverse proxy. Settings come from --policy (without one, a "
+      "built-in report-only policy); the flags below override it.\n\nOptions");
+  std::string policy;
   std::vector<std::string> listen;
-  std::string admin = "127.0.0.1:9901";
+  std::string admin;
+  std::string access_log;
   std::vector<std::string> upstreams;
   std::vector<std::string> trusted;
-  std::string forward_mode = "real";
+  std::string forward_mode;
   std::string certificate;
   std::string key;
   unsigned threads = 0;
-  double header_timeout = 10;
-  double upstream_timeout = 60;
-  double drain_timeout = 30;
-  std::uint64_t max_body_bytes = proxy::Limits{}.request_body_bytes;
+  double header_timeout = 0;
+  double upstream_timeout = 0;
+  double drain_timeout = 0;
+  std::uint64_t max_body_bytes = 0;
   options.add_options()("help,h", "show this help")(
+      "policy", po::value(&policy), "the policy file (see the README's policy reference)")(
       "listen", po::value(&listen)->composing(),
-      "address to listen on, e.g. 127.0.0.1:8080 or [::]:443 (repeatable; default 127.0.0.1:8080)")(
+      "address to listen on, e.g. 127.0.0.1:8080 or [::]:443 (repeatable)")(
       "upstream", po::value(&upstreams)->composing(),
       "origin http://host[:port], or HOST[,HOST...]=URL to route those Host values (repeatable)")(
       "threads", po::value(&threads), "I/O threads (default: one per core)")(
       "admin", po::value(&admin),
       "admin listener for /healthz, /readyz, /metrics (default 127.0.0.1:9901; 'off' for none)")(
+      "access-log", po::value(&access_log), "anonymised access log file, or '-' for stdout")(
       "trusted-proxy", po::value(&trusted)->composing(),
       "CIDR of a proxy in front of veil whose X-Forwarded-For is believed (repeatable)")(
       "forward-client-ip", po::value(&forward_mode),
-      "what the origin is told of the client address: real (default), anonymised, none")(
+      "what the origin is told of the client address: real, anonymised, none")(
       "tls-cert", po::value(&certificate), "PEM certificate chain: serve HTTPS")(
       "tls-key", po::value(&key), "PEM private key for --tls-cert")(
       "max-body-bytes", po::value(&max_body_bytes),
@@ -132,94 +104,67 @@ int run_proxy(int argc, char** argv) {
     return 0;
   }
 
-  proxy::ServerSettings settings;
+  proxy::EdgeOverrides overrides;
   try {
-    if (upstreams.empty()) throw std::invalid_argument("--upstream is required");
-    for (const auto& text : upstreams) settings.upstreams.push_back(parse_upstream_flag(text));
-    settings.listen = listen.empty() ? std::vector<std::string>{"127.0.0.1:8080"} : listen;
-    settings.trusted_proxies = trusted;
-    settings.forward_client_ip = parse_forward_mode(forward_mode);
-    settings.tls_certificate_file = certificate;
-    settings.tls_private_key_file = key;
-    settings.threads = threads;
-    settings.limits.request_body_bytes = max_body_bytes;
+    if (policy.empty() && upstreams.empty()) {
+      throw std::invalid_argument("--upstream is required without --policy");
+    }
+    for (const auto& text : upstreams) overrides.upstreams.push_back(parse_upstream_flag(text));
+    overrides.listen = listen;
+    if (!admin.empty()) overrides.admin = admin;
+    if (!access_log.empty()) overrides.access_log = access_log;
+    overrides.threads = threads;
     auto milliseconds = [](double seconds, const char* flag) {
       if (!(seconds > 0)) throw std::invalid_argument(std::string(flag) + " must be positive");
       return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     };
-    settings.timeouts.header = milliseconds(header_timeout, "--header-timeout");
-    settings.timeouts.upstream_read = milliseconds(upstream_timeout, "--upstream-timeout");
-    milliseconds(drain_timeout, "--drain-timeout");
+    if (values.count("drain-timeout")) {
+      overrides.drain_timeout = milliseconds(drain_timeout, "--drain-timeout");
+    }
+    std::optional<proxy::ForwardClientIp> forward;
+    if (values.count("forward-client-ip")) forward = parse_forward_mode(forward_mode);
+    std::optional<std::chrono::milliseconds> header, upstream_read;
+    if (values.count("header-timeout")) header = milliseconds(header_timeout, "--header-timeout");
+    if (values.count("upstream-timeout")) {
+      upstream_read = milliseconds(upstream_timeout, "--upstream-timeout");
+    }
+    if (values.count("tls-cert") != values.count("tls-key")) {
+      throw std::invalid_argument("--tls-cert and --tls-key go together");
+    }
+    const bool body_limit = values.count("max-body-bytes") != 0;
+    overrides.adjust_server = [=](proxy::ServerSettings& settings) {
+      if (!trusted.empty()) settings.trusted_proxies = trusted;
+      if (forward) settings.forward_client_ip = *forward;
+      if (!certificate.empty()) {
+        settings.tls_certificate_file = certificate;
+        settings.tls_private_key_file = key;
+      }
+      if (body_limit) settings.limits.request_body_bytes = max_body_bytes;
+      if (header) settings.timeouts.header = *header;
+      if (upstream_read) settings.timeouts.upstream_read = *upstream_read;
+    };
   } catch (const std::invalid_argument& error) {
     std::fprintf(stderr, "veil proxy: %s\n", error.what());
     return 2;
   }
 
-  // Signals are taken synchronously by this thread; the I/O threads inherit the blocked mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  block_serving_signals();
   try {
-    proxy::MetricsRegistry registry;
-    proxy::ProxyMetrics metrics(registry);
-    proxy::AdminState admin_state;
-    admin_state.policy_loaded = true;        // the settings came from the flags
-    const proxy::Server* serving = nullptr;  // set before the admin server starts
-    std::unique_ptr<proxy::Server> admin_server;
-    if (admin != "off") {
-      proxy::ServerSettings admin_settings;
-      admin_settings.listen = {admin};
-      admin_settings.threads = 1;
-      admin_settings.limits.max_connections = 64;
-      admin_server = std::make_unique<proxy::Server>(
-          admin_settings,
-          std::vector<std::shared_ptr<proxy::Filter>>{std::make_shared<proxy::LocalHandlerFilter>(
-              "", [&](const proxy::LocalRequest& request) {
-                metrics.active_connections.set(
-                    static_cast<std::int64_t>(serving->active_connections()));
-                return proxy::answer_admin_request(request, admin_state, registry);
-              })});
+    proxy::Edge edge(policy.empty() ? std::nullopt : std::optional<std::string>(policy),
+                     std::move(overrides));
+    for (const auto& warning : edge.start())
+      std::fprintf(stderr, "veil proxy: %s\n", warning.c_str());
+    for (const auto port : edge.listening_ports()) {
+      std::fprintf(stderr, "veil proxy: listening on port %u\n", static_cast<unsigned>(port));
     }
-    proxy::Server server(settings, {std::make_shared<MetricsFilter>(metrics, settings.upstreams)});
-    serving = &server;
-    server.start();
-    if (admin_server) {
-      // Traffic matters more than its instrumentation: a busy admin port is reported, not fatal.
-      try {
-        admin_server->start();
-        std::fprintf(stderr, "veil proxy: admin on %s\n", admin.c_str());
-      } catch (const std::runtime_error& error) {
-        std::fprintf(stderr, "veil proxy: admin listener disabled: %s\n", error.what());
-        admin_server.reset();
-      }
+    if (const auto admin_port = edge.admin_port()) {
+      std::fprintf(stderr, "veil proxy: admin on port %u\n", static_cast<unsigned>(*admin_port));
     }
-    admin_state.listening = true;
-    const auto ports = server.listening_ports();
-    for (std::size_t i = 0; i < ports.size(); ++i) {
-      std::fprintf(stderr, "veil proxy: listening on %s (port %u)\n", settings.listen[i].c_str(),
-                   static_cast<unsigned>(ports[i]));
-    }
-    int received = 0;
-    sigwait(&stop_signals, &received);
-    std::fprintf(stderr, "veil proxy: %s, draining\n", received == SIGTERM ? "SIGTERM" : "SIGINT");
-    admin_state.draining = true;
-    const bool drained =
-        server.drain(std::chrono::milliseconds(static_cast<long long>(drain_timeout * 1000)));
-    if (!drained) {
-      std::fprintf(stderr, "veil proxy: drain deadline passed with %zu connections open\n",
-                   server.active_connections());
-    }
-    server.stop();
-    if (admin_server) admin_server->stop();
+    return serve_until_stopped(edge, "veil proxy");
   } catch (const std::exception& error) {
     std::fprintf(stderr, "veil proxy: %s\n", error.what());
     return 1;
   }
-  return 0;
 }
 
 const CommandRegistration registration("proxy", "run the privacy edge reverse proxy", run_proxy);

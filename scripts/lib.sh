@@ -4,7 +4,8 @@ VEIL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages every build needs.
 VEIL_BUILD_PACKAGES=(cmake g++ ninja-build ccache pkg-config libboost1.81-dev libboost-json1.81-dev
-  libboost-program-options1.81-dev libre2-dev libfmt-dev catch2 libssl-dev zlib1g-dev libyaml-cpp-dev)
+  libboost-program-options1.81-dev libre2-dev libfmt-dev catch2 libssl-dev zlib1g-dev libyaml-cpp-dev
+  publicsuffix)  # the Public Suffix List, read at run time by the cookie filter
 # What the tests drive: the Python harness, curl, openssl for throwaway TLS certificates.
 VEIL_TEST_PACKAGES=(python3 curl openssl)
 

@@ -10,14 +10,18 @@
 #include "veil/policies/loader.hpp"
 #include "veil/proxy/access_log_writer.hpp"
 #include "veil/proxy/admin.hpp"
+#include "veil/proxy/cookie_audit.hpp"
+#include "veil/proxy/cookie_policy_filter.hpp"
 #include "veil/proxy/metrics.hpp"
+#include "veil/proxy/public_suffix.hpp"
 #include "veil/proxy/server.hpp"
 
 namespace veil::proxy {
 namespace {
 
 // What runs when no policy file is given: every default, changing nothing.
-constexpr std::string_view kBuiltinPolicy = "version: 1\nmode: report-only\n";
+constexpr std::string_view kBuiltinPolicy =
+    "version: 1\nmode: report-only\nlisten: 127.0.0.1:8080\nforward_client_ip: real\n";
 
 // The loaded policy (the built-in one without a path), or every diagnostic in `messages`.
 policies::LoadResult load_checked(const std::optional<std::string>& path,
@@ -50,6 +54,13 @@ std::string joined(const std::vector<std::string>& lines) {
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
+}
+
+policies::AuditSettings audit_settings_for(const policies::Policy& policy,
+                                           const EdgeOverrides& overrides) {
+  auto settings = policy.audit;
+  if (overrides.audit_log) settings.path = *overrides.audit_log;
+  return settings;
 }
 
 ServerSettings server_settings_for(const policies::Policy& policy, const EdgeOverrides& overrides) {
@@ -106,7 +117,9 @@ ServerSettings server_settings_for(const policies::Policy& policy, const EdgeOve
 // What a reload cannot change without a restart, described for the operator.
 std::vector<std::string> restart_needed(const ServerSettings& running, const ServerSettings& wanted,
                                         const std::string& access_log_running,
-                                        const std::string& access_log_wanted) {
+                                        const std::string& access_log_wanted,
+                                        const policies::AuditSettings& audit_running,
+                                        const policies::AuditSettings& audit_wanted) {
   std::vector<std::string> changed;
   auto same_upstreams = [](const std::vector<Upstream>& a, const std::vector<Upstream>& b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
@@ -133,6 +146,10 @@ std::vector<std::string> restart_needed(const ServerSettings& running, const Ser
     changed.push_back("limits");
   }
   if (access_log_running != access_log_wanted) changed.push_back("access_log.path");
+  if (audit_running.path != audit_wanted.path ||
+      audit_running.flush_interval != audit_wanted.flush_interval) {
+    changed.push_back("audit");
+  }
   std::vector<std::string> messages;
   for (const auto& section : changed) {
     messages.push_back("note: '" + section + "' changed: it takes effect at the next restart");
@@ -148,6 +165,7 @@ struct Edge::Impl {
   PolicyStore store;
   ServerSettings settings;
   std::string access_log_path;
+  policies::AuditSettings audit_settings;
   std::optional<std::string> admin_listen;
 
   MetricsRegistry registry;
@@ -157,6 +175,9 @@ struct Edge::Impl {
                        "Access-log lines dropped because they could not be anonymised");
   AdminState admin_state;
   std::unique_ptr<AccessLogWriter> writer;
+  PublicSuffixList suffixes = PublicSuffixList::load();
+  CookieAudit audit;
+  std::unique_ptr<CookieAuditFlusher> audit_flusher;
   std::unique_ptr<Server> server;
   std::unique_ptr<Server> admin;
 
@@ -165,6 +186,7 @@ struct Edge::Impl {
       : policy_path(std::move(path)), overrides(std::move(flags)), store(policy) {
     settings = server_settings_for(*policy, overrides);
     access_log_path = overrides.access_log.value_or(policy->access_log.path);
+    audit_settings = audit_settings_for(*policy, overrides);
     const std::string admin_flag =
         overrides.admin.value_or(policies::to_string(policy->admin.listen));
     if (admin_flag != "off") admin_listen = admin_flag;
@@ -174,11 +196,18 @@ struct Edge::Impl {
         AccessLogCounters{metrics.access_log_lines, metrics.access_log_dropped_lines,
                           metrics.access_log_write_errors});
 
+    if (!audit_settings.path.empty()) {
+      audit_flusher = std::make_unique<CookieAuditFlusher>(audit, audit_settings.path,
+                                                           audit_settings.flush_interval);
+    }
+
     std::vector<std::string> upstream_names;
     for (const auto& upstream : settings.upstreams) upstream_names.push_back(upstream.name);
     std::vector<std::shared_ptr<Filter>> filters{
         std::make_shared<PolicySnapshotFilter>(store),
         std::make_shared<AnonymisedAddressFilter>(),
+        std::make_shared<CookiePolicyFilter>(registry, suffixes,
+                                             audit_settings.path.empty() ? nullptr : &audit),
         std::make_shared<RequestMetricsFilter>(metrics, upstream_names),
         std::make_shared<AccessLogFilter>(store, *writer, unformattable_lines),
     };
@@ -211,10 +240,19 @@ Edge::~Edge() {
   if (impl_) stop();
 }
 
-void Edge::start() {
-  if (impl_->admin) impl_->admin->start();
+std::vector<std::string> Edge::start() {
+  std::vector<std::string> warnings;
+  if (impl_->admin) {
+    try {
+      impl_->admin->start();
+    } catch (const std::exception& error) {
+      warnings.push_back(std::string("admin listener disabled: ") + error.what());
+      impl_->admin.reset();
+    }
+  }
   impl_->server->start();
   impl_->admin_state.listening = true;
+  return warnings;
 }
 
 std::vector<std::uint16_t> Edge::listening_ports() const {
@@ -241,7 +279,9 @@ Edge::ReloadResult Edge::reload() {
     try {
       const auto wanted = server_settings_for(*loaded.policy, impl_->overrides);
       const auto log_path = impl_->overrides.access_log.value_or(loaded.policy->access_log.path);
-      for (auto& note : restart_needed(impl_->settings, wanted, impl_->access_log_path, log_path)) {
+      const auto audit = audit_settings_for(*loaded.policy, impl_->overrides);
+      for (auto& note : restart_needed(impl_->settings, wanted, impl_->access_log_path, log_path,
+                                       impl_->audit_settings, audit)) {
         result.messages.push_back(loaded.policy->source + ": " + note);
       }
       impl_->store.replace(loaded.policy);
@@ -269,6 +309,7 @@ void Edge::stop() {
   impl_->server->stop();
   if (impl_->admin) impl_->admin->stop();
   impl_->writer->flush_and_stop();
+  if (impl_->audit_flusher) impl_->audit_flusher->flush();
 }
 
 }  // namespace veil::proxy

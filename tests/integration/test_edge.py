@@ -2,6 +2,7 @@
 access log, the admin endpoints, SIGHUP reload with a good and a bad policy, SIGUSR1 and SIGTERM."""
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -68,7 +69,8 @@ class EdgeTest(unittest.TestCase):
         self.process = subprocess.Popen(
             [harness.VEIL_BIN, "demo", "--policy", self.policy,
              "--listen", f"127.0.0.1:{self.port}", "--origin", f"127.0.0.1:{self.origin_port}",
-             "--admin", f"127.0.0.1:{self.admin_port}", "--access-log", self.log],
+             "--admin", f"127.0.0.1:{self.admin_port}", "--access-log", self.log,
+             "--audit-log", os.path.join(self.dir, "audit.jsonl")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.stderr = StderrReader(self.process)
         harness.wait_for_port(self.port, process=self.process)
@@ -154,6 +156,32 @@ class EdgeTest(unittest.TestCase):
         with open(self.log + ".1") as old:
             self.assertEqual(len(old.read().splitlines()), 1)
         self.assertIn("/bins-and-recycling", self.read_log())
+
+    def test_sign_in_cookies_are_cut_to_the_promised_lifetimes(self):
+        # The demo origin sets ASP.NET_SessionId for 30 days and remember_me for a year; the
+        # councils promise two days and two weeks.
+        response, _ = request(self.port, "POST", "/sign-in", body="username=a&password=b&remember=on",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(response.status, 303)
+        cookies = {c.split("=", 1)[0]: c for c in response.headers.get_all("Set-Cookie")}
+        self.assertIn("Max-Age=172800", cookies["ASP.NET_SessionId"])
+        self.assertIn("Max-Age=1209600", cookies["remember_me"])
+        self.assertIn("private", response.headers.get("Cache-Control", ""))
+
+        # Analytics cookies set by JavaScript, without consent: expired on the next response and
+        # kept from the origin.
+        response, _ = request(self.port, headers={"Cookie": "_ga=GA1.1.5.6; _ga_XYZ=GS1.1"})
+        expired = [c for c in response.headers.get_all("Set-Cookie") if "Max-Age=0" in c]
+        self.assertEqual(sorted(c.split("=", 1)[0] for c in expired), ["_ga", "_ga_XYZ"])
+
+        self.stop()
+        with open(os.path.join(self.dir, "audit.jsonl")) as audit:
+            records = {r["name"]: r for r in map(json.loads, audit)}
+        self.assertEqual(records["ASP.NET_SessionId"]["max_requested_lifetime"], 30 * 86400)
+        self.assertEqual(records["ASP.NET_SessionId"]["max_enforced_lifetime"], 2 * 86400)
+        # Records are keyed by the matching rule's pattern, not by the cookie.
+        self.assertEqual(records["remember_(me|token|user_token)"]["max_enforced_lifetime"], 14 * 86400)
+        self.assertEqual(records["_ga_*"]["category"], "usage")
 
     def test_a_bad_policy_at_start_is_refused_with_its_position(self):
         bad = os.path.join(self.dir, "bad.yaml")

@@ -22,6 +22,7 @@ struct EdgeOverrides {
   std::vector<Upstream> upstreams;   // replaces the policy's `upstreams`
   std::optional<std::string> admin;  // replaces `admin.listen`; "off" disables the admin server
   std::optional<std::string> access_log;  // replaces `access_log.path`
+  std::optional<std::string> audit_log;   // replaces `audit.path`; "" disables the cookie audit
   unsigned threads = 0;                   // 0: one I/O thread per core
   std::optional<std::chrono::milliseconds> drain_timeout;
   // Further flags (TLS files, trusted proxies, limits), applied on top of the policy's settings.
@@ -33,15 +34,17 @@ class Edge {
   // Loads the policy and builds everything; nothing listens yet. Throws std::runtime_error whose
   // message lists the policy's diagnostics (`file:line:col: error: …`) or names what failed.
   // Without a policy file the edge runs the built-in policy: report-only, so that it proxies and
-  // writes anonymised logs but changes no response.
+  // writes anonymised logs but changes no response; it listens on 127.0.0.1:8080 and forwards the
+  // real client address, as a plain reverse proxy would.
   Edge(std::optional<std::string> policy_path, EdgeOverrides overrides);
   ~Edge();  // stop()s
   Edge(const Edge&) = delete;
   Edge& operator=(const Edge&) = delete;
 
-  // Binds the public and admin listeners. Throws std::runtime_error naming an address it cannot
-  // bind.
-  void start();
+  // Binds the public and admin listeners. Throws std::runtime_error naming a public address it
+  // cannot bind; an admin address that cannot be bound only disables the admin server (traffic
+  // matters more than its instrumentation) and is returned as a warning.
+  std::vector<std::string> start();
   std::vector<std::uint16_t> listening_ports() const;
   std::optional<std::uint16_t> admin_port() const;
   std::string access_log_path() const;
