@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
@@ -10,10 +12,13 @@
 #include "veil/policies/loader.hpp"
 #include "veil/proxy/access_log_writer.hpp"
 #include "veil/proxy/admin.hpp"
+#include "veil/proxy/consent_filter.hpp"
 #include "veil/proxy/cookie_audit.hpp"
 #include "veil/proxy/cookie_policy_filter.hpp"
+#include "veil/proxy/embed_blocker.hpp"
 #include "veil/proxy/metrics.hpp"
 #include "veil/proxy/public_suffix.hpp"
+#include "veil/proxy/security_headers.hpp"
 #include "veil/proxy/server.hpp"
 
 namespace veil::proxy {
@@ -43,6 +48,16 @@ policies::LoadResult load_checked(const std::optional<std::string>& path,
     }
   }
   return result;
+}
+
+// "YYYY-MM-DD" of today (UTC): when this policy took effect, for gpc.json's lastUpdate.
+std::string today() {
+  const auto days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const std::chrono::year_month_day date{days};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return text;
 }
 
 std::string joined(const std::vector<std::string>& lines) {
@@ -201,13 +216,18 @@ struct Edge::Impl {
                                                            audit_settings.flush_interval);
     }
 
+    // Consent is read once per exchange, before the filters that act on it.
+    auto consent = std::make_shared<ConsentFilter>(today());
     std::vector<std::string> upstream_names;
     for (const auto& upstream : settings.upstreams) upstream_names.push_back(upstream.name);
     std::vector<std::shared_ptr<Filter>> filters{
         std::make_shared<PolicySnapshotFilter>(store),
         std::make_shared<AnonymisedAddressFilter>(),
+        consent,
         std::make_shared<CookiePolicyFilter>(registry, suffixes,
                                              audit_settings.path.empty() ? nullptr : &audit),
+        std::make_shared<EmbedBlocker>(*consent, registry),
+        std::make_shared<SecurityHeaders>(*consent),
         std::make_shared<RequestMetricsFilter>(metrics, upstream_names),
         std::make_shared<AccessLogFilter>(store, *writer, unformattable_lines),
     };

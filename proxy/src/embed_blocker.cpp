@@ -15,6 +15,8 @@ namespace veil::proxy {
 namespace http = boost::beast::http;
 
 struct EmbedBlocker::Counters {
+  // Declared first: the initialisers below register the family through it.
+  Family<Counter>* bailout_family_ = nullptr;
   Family<Counter>& blocked;
   std::array<Counter*, 6> bailouts{};  // by HtmlBailout
   Counter& unsupported_encoding;
@@ -45,7 +47,6 @@ struct EmbedBlocker::Counters {
     }
     return *bailout_family_;
   }
-  Family<Counter>* bailout_family_ = nullptr;
 
   void count_bailout(HtmlBailout reason) {
     if (auto* counter = bailouts[static_cast<std::size_t>(reason)]) counter->inc();
