@@ -85,6 +85,7 @@ bool is_own_consent_cookie(const Policy& policy, std::string_view name) {
 // What on_request learnt, for on_response_head.
 struct CookieState {
   std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const void> counters;  // CookiePolicyFilter::CounterTable of this policy
   policies::ConsentState consent;
   std::string host;
   Mode mode = Mode::enforce;
@@ -167,6 +168,7 @@ void CookiePolicyFilter::on_request(Exchange& exchange) {
   state->policy = std::static_pointer_cast<const Policy>(exchange.policy);
   const Policy& policy = *state->policy;
   const auto counters = counters_for(exchange.policy);
+  state->counters = counters;
   RequestHead& request = exchange.request;
 
   state->host = normalise_host(view(request[http::field::host]));
@@ -230,7 +232,7 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
   const auto state = std::static_pointer_cast<CookieState>(exchange.state_for(*this));
   if (!state) return;
   const Policy& policy = *state->policy;
-  const auto counters = counters_for(exchange.policy);
+  const auto counters = std::static_pointer_cast<const CounterTable>(state->counters);
   ResponseHead& response = exchange.response;
   const bool enforce = state->mode == Mode::enforce;
   const std::size_t mode = mode_index(state->mode);
