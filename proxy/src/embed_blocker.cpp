@@ -15,9 +15,8 @@ namespace veil::proxy {
 namespace http = boost::beast::http;
 
 struct EmbedBlocker::Counters {
-  // Declared first: the initialisers below register the family through it.
-  Family<Counter>* bailout_family_ = nullptr;
   Family<Counter>& blocked;
+  Family<Counter>& bailout;
   std::array<Counter*, 6> bailouts{};  // by HtmlBailout
   Counter& unsupported_encoding;
   Counter& corrupt_encoding;
@@ -27,25 +26,17 @@ struct EmbedBlocker::Counters {
             "veil_embeds_blocked_total",
             "Third-party embeds blocked (mode=report_only: would have been blocked)",
             {"provider", "category", "mode"})),
-        unsupported_encoding(bailout_family(registry).with({"content_encoding"})),
-        corrupt_encoding(bailout_family(registry).with({"corrupt_gzip"})) {
+        bailout(registry.counter_family(
+            "veil_html_rewrite_bailouts_total",
+            "HTML responses passed on unrewritten from some point on (the CSP still applies)",
+            {"reason"})),
+        unsupported_encoding(bailout.with({"content_encoding"})),
+        corrupt_encoding(bailout.with({"corrupt_gzip"})) {
     for (auto reason : {HtmlBailout::construct_too_large, HtmlBailout::document_too_large,
                         HtmlBailout::ambiguous_select, HtmlBailout::ambiguous_frameset,
                         HtmlBailout::ambiguous_foreign_content}) {
-      bailouts[static_cast<std::size_t>(reason)] =
-          &bailout_family(registry).with({to_string(reason)});
+      bailouts[static_cast<std::size_t>(reason)] = &bailout.with({to_string(reason)});
     }
-  }
-
-  // Registered once, by the first call.
-  Family<Counter>& bailout_family(MetricsRegistry& registry) {
-    if (bailout_family_ == nullptr) {
-      bailout_family_ = &registry.counter_family(
-          "veil_html_rewrite_bailouts_total",
-          "HTML responses passed on unrewritten from some point on (the CSP still applies)",
-          {"reason"});
-    }
-    return *bailout_family_;
   }
 
   void count_bailout(HtmlBailout reason) {
@@ -111,14 +102,14 @@ class EmbedTransform final : public BodyTransform {
                  std::shared_ptr<EmbedBlocker::Counters> counters)
       : enforce_(settings.enforce),
         counters_(std::move(counters)),
-        rewrite_(std::move(settings),
-                 [this, policy = settings.policy](const policies::EmbedRule& rule, HtmlTag) {
-                   // Family::with locks: fine per blocked embed (a few per page), never per byte.
-                   counters_->blocked
-                       .with({rule.provider, policy->category_name(rule.category),
-                              enforce_ ? "enforce" : "report_only"})
-                       .inc();
-                 }) {
+        policy_(settings.policy),
+        rewrite_(std::move(settings), [this](const policies::EmbedRule& rule, HtmlTag) {
+          // Family::with locks: fine per blocked embed (a few per page), never per byte.
+          counters_->blocked
+              .with({rule.provider, policy_->category_name(rule.category),
+                     enforce_ ? "enforce" : "report_only"})
+              .inc();
+        }) {
     if (encoding == BodyEncoding::gzip) decoder_.emplace();
     if (encode) encoder_.emplace();
   }
@@ -185,6 +176,7 @@ class EmbedTransform final : public BodyTransform {
   bool enforce_;
   bool broken_ = false;
   std::shared_ptr<EmbedBlocker::Counters> counters_;
+  std::shared_ptr<const policies::Policy> policy_;  // for the category names counted
   EmbedHtmlRewrite rewrite_;
   std::optional<GzipDecoder> decoder_;
   std::optional<GzipEncoder> encoder_;
