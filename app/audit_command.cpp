@@ -20,6 +20,7 @@
 #include "command.hpp"
 #include "veil/policies/loader.hpp"
 #include "veil/proxy/cookie_audit.hpp"
+#include "veil/proxy/html_rewriter.hpp"
 
 namespace veil::app {
 namespace {
@@ -224,33 +225,6 @@ Report build_report(std::vector<CookieAuditRecord> records, const policies::Poli
   return report;
 }
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string capitalised(std::string text) {
   if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 32);
   return text;
@@ -273,19 +247,20 @@ std::string render_html(const Report& report) {
       "website. This list is generated from the cookies our website was observed to use.</p>\n";
   for (const auto& section : report.sections) {
     const std::string title = capitalised(section.category) + " cookies";
-    out += "<h2>" + html_escape(title) + "</h2>\n";
-    if (!section.description.empty()) out += "<p>" + html_escape(section.description) + "</p>\n";
+    out += "<h2>" + proxy::html_escaped(title) + "</h2>\n";
+    if (!section.description.empty())
+      out += "<p>" + proxy::html_escaped(section.description) + "</p>\n";
     if (section.rows.empty()) {
       out += "<p>We have not observed any cookies in this category.</p>\n";
       continue;
     }
-    out += "<table>\n<caption>" + html_escape(title) +
+    out += "<table>\n<caption>" + proxy::html_escaped(title) +
            "</caption>\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Provider</th>"
            "<th scope=\"col\">Purpose</th><th scope=\"col\">Expires</th></tr></thead>\n<tbody>\n";
     for (const auto& row : section.rows) {
-      out += "<tr><th scope=\"row\">" + html_escape(row.name) + "</th><td>" +
-             html_escape(row.provider) + "</td><td>" + html_escape(row.purpose) + "</td><td>" +
-             html_escape(row.expiry) + "</td></tr>\n";
+      out += "<tr><th scope=\"row\">" + proxy::html_escaped(row.name) + "</th><td>" +
+             proxy::html_escaped(row.provider) + "</td><td>" + proxy::html_escaped(row.purpose) +
+             "</td><td>" + proxy::html_escaped(row.expiry) + "</td></tr>\n";
     }
     out += "</tbody>\n</table>\n";
   }
@@ -299,9 +274,10 @@ std::string render_html(const Report& report) {
         "<th scope=\"col\">Problem</th><th scope=\"col\">Times</th><th scope=\"col\">Rule</th>"
         "</tr></thead>\n<tbody>\n";
     for (const auto& v : report.violations) {
-      out += "<tr><th scope=\"row\">" + html_escape(v.name) + "</th><td>" + html_escape(v.domain) +
-             "</td><td>" + html_escape(v.path) + "</td><td>" + html_escape(v.kind) + "</td><td>" +
-             std::to_string(v.count) + "</td><td>" + html_escape(v.rule) + "</td></tr>\n";
+      out += "<tr><th scope=\"row\">" + proxy::html_escaped(v.name) + "</th><td>" +
+             proxy::html_escaped(v.domain) + "</td><td>" + proxy::html_escaped(v.path) +
+             "</td><td>" + proxy::html_escaped(v.kind) + "</td><td>" + std::to_string(v.count) +
+             "</td><td>" + proxy::html_escaped(v.rule) + "</td></tr>\n";
     }
     out += "</tbody>\n</table>\n";
   }
