@@ -6,8 +6,9 @@ VEIL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VEIL_BUILD_PACKAGES=(cmake g++ ninja-build ccache pkg-config libboost1.81-dev libboost-json1.81-dev
   libboost-program-options1.81-dev libre2-dev libfmt-dev catch2 libssl-dev zlib1g-dev libyaml-cpp-dev
   publicsuffix)  # the Public Suffix List, read at run time by the cookie filter
-# What the tests drive: the Python harness, curl, openssl for throwaway TLS certificates.
-VEIL_TEST_PACKAGES=(python3 curl openssl)
+# What the tests drive: the Python harness, curl, openssl for throwaway TLS certificates, and
+# headless Chromium for the browser test of the consent banner and embeds.
+VEIL_TEST_PACKAGES=(python3 curl openssl chromium)
 
 # ensure_packages PKG...: installs the missing ones (apt-get as root), or says how and stops.
 ensure_packages() {
