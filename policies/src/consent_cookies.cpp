@@ -1,5 +1,7 @@
 #include "veil/policies/consent_cookies.hpp"
 
+#include "veil/policies/percent_decode.hpp"
+
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -17,35 +19,6 @@ using cookie_text::is_whitespace;
 
 constexpr std::array<std::string_view, kConsentFormats.size()> kFormatNames = {
     "govuk", "civic", "orestbida", "klaro", "cookiebot", "onetrust", "complianz"};
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX decoding (and '+' → ' ' for form encoding); nullopt on a malformed escape, as
-// decodeURIComponent throws on one.
-std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int high = hex_digit(text[i + 1]);
-      const int low = hex_digit(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
-      i += 2;
-    } else if (plus_is_space && text[i] == '+') {
-      out += ' ';
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 // A JSON object written raw (GOV.UK, Civic) or through encodeURIComponent (orestbida, Klaro);
 // tools differ between versions, so both are accepted for every JSON format.

@@ -1,5 +1,7 @@
 #include "veil/proxy/demo_origin.hpp"
 
+#include "veil/policies/percent_decode.hpp"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -43,34 +45,6 @@ std::string_view header_value(const LocalRequest& request, std::string_view name
   return {};
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = ascii_lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus_is_space` for form bodies. nullopt for a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
-      i += 2;
-    } else if (text[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 // The value of `name` in an application/x-www-form-urlencoded body ("" when absent or malformed).
 std::string form_field(std::string_view body, std::string_view name) {
   while (!body.empty()) {
@@ -78,10 +52,10 @@ std::string form_field(std::string_view body, std::string_view name) {
     const auto pair = body.substr(0, amp);
     body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
     const auto equals = pair.find('=');
-    const auto key = percent_decode(pair.substr(0, equals), true);
+    const auto key = policies::percent_decode(pair.substr(0, equals), true);
     if (key && *key == name) {
       if (equals == std::string_view::npos) return {};
-      return percent_decode(pair.substr(equals + 1), true).value_or("");
+      return policies::percent_decode(pair.substr(equals + 1), true).value_or("");
     }
   }
   return {};
@@ -200,7 +174,8 @@ LocalResponse DemoOrigin::handle(const LocalRequest& request) const {
 
 LocalResponse DemoOrigin::serve_file(const LocalRequest& request) const {
   const std::string_view target = request.target;
-  const auto decoded = percent_decode(target.substr(0, target.find_first_of("?#")), false);
+  const auto decoded =
+      policies::percent_decode(target.substr(0, target.find_first_of("?#")), false);
   if (!decoded || decoded->empty() || decoded->front() != '/') {
     return html_response(400, "<!DOCTYPE html><title>Bad request</title>\n");
   }
