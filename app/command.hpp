@@ -1,5 +1,5 @@
-// Subcommands of the `veil` binary. Each lives in its own <name>_command.cpp and registers itself with a
-// file-scope CommandRegistration, so adding a subcommand never touches main.cpp.
+// Subcommands of the `veil` binary. Each lives in its own <name>_command.cpp and registers itself
+// with a file-scope CommandRegistration, so adding a subcommand never touches main.cpp.
 #pragma once
 
 #include <string_view>

@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
-#include <iostream>
 #include <memory>
 #include <string>
 
 #include "command.hpp"
+#include "options.hpp"
 #include "serve.hpp"
 #include "veil/proxy/demo_origin.hpp"
 #include "veil/proxy/edge.hpp"
@@ -48,17 +48,7 @@ int run_demo(int argc, char** argv) {
       "audit-log", po::value(&audit_log),
       "cookie audit records (default $TMPDIR/veil-demo-cookie-audit.jsonl)");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(options).run(), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::fprintf(stderr, "veil demo: %s\n", error.what());
-    return 2;
-  }
-  if (values.count("help")) {
-    std::cout << options << "\n";
-    return 0;
-  }
+  if (const auto stop = parse_options("veil demo", argc, argv, options, values)) return *stop;
 
   block_serving_signals();
   try {

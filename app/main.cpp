@@ -24,8 +24,9 @@ void print_usage(std::FILE* out) {
   std::sort(commands.begin(), commands.end(),
             [](const Command& a, const Command& b) { return a.name < b.name; });
   for (const auto& command : commands) {
-    std::fprintf(out, "  %-12.*s %.*s\n", static_cast<int>(command.name.size()), command.name.data(),
-                 static_cast<int>(command.summary.size()), command.summary.data());
+    std::fprintf(out, "  %-12.*s %.*s\n", static_cast<int>(command.name.size()),
+                 command.name.data(), static_cast<int>(command.summary.size()),
+                 command.summary.data());
   }
   std::fprintf(out, "\nRun 'veil <command> --help' for a command's options.\n");
 }

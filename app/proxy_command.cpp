@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "options.hpp"
 #include "serve.hpp"
 #include "veil/proxy/edge.hpp"
 #include "veil/proxy/server_settings.hpp"
@@ -92,17 +92,7 @@ int run_proxy(int argc, char** argv) {
       "drain-timeout", po::value(&drain_timeout),
       "seconds in-flight requests get to finish on SIGTERM/SIGINT (default 30)");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(options).run(), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::fprintf(stderr, "veil proxy: %s\n", error.what());
-    return 2;
-  }
-  if (values.count("help")) {
-    std::cout << options << "\n";
-    return 0;
-  }
+  if (const auto stop = parse_options("veil proxy", argc, argv, options, values)) return *stop;
 
   proxy::EdgeOverrides overrides;
   try {
