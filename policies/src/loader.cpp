@@ -12,9 +12,7 @@
 
 #include <algorithm>
 #include <array>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 namespace veil::policies {
 namespace {
@@ -75,6 +73,13 @@ class Loader : public YamlReader {
   void add_risk_warnings(const YAML::Node& root);
 
   std::optional<CategoryId> category(const YAML::Node& node, const std::string& what);
+  // Where each host pattern (normalised) was first listed: upstream hosts and embed hosts must
+  // each be listed once.
+  using ListedHosts = std::vector<std::pair<std::string, SourceLocation>>;
+  // The valid, not yet listed entries of `entry.hosts` (host names or *.domain), as written; the
+  // others are reported, a repeated one with "<earlier> <where it was listed first>".
+  std::vector<std::string> unique_host_patterns(const Section& entry, ListedHosts& listed,
+                                                std::string_view earlier);
   std::optional<Endpoint> endpoint(const YAML::Node& node, const std::string& what);
 
   std::string base_directory_;
@@ -247,7 +252,7 @@ void Loader::read_upstreams(const YAML::Node& node) {
     error(node, "expected a list for 'upstreams', got " + std::string(kind_of(node)));
     return;
   }
-  std::vector<std::pair<std::string, SourceLocation>> claimed_hosts;
+  ListedHosts claimed_hosts;
   std::optional<SourceLocation> fallback;  // the upstream without 'hosts'
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string what = "upstreams[" + std::to_string(i) + "]";
@@ -311,25 +316,8 @@ void Loader::read_upstreams(const YAML::Node& node) {
       upstream.port = static_cast<std::uint16_t>(*port);
     }
     if (entry.has("hosts")) {
-      if (auto hosts = string_list(entry["hosts"], entry.path("hosts"))) {
-        for (const auto& [host_node, host] : *hosts) {
-          if (!is_host_pattern(host)) {
-            error(host_node, "invalid host '" + host + "' in '" + entry.path("hosts") +
-                                 "': expected a host name or *.domain");
-            continue;
-          }
-          auto normalised = normalise_host(host);
-          auto claimed = std::find_if(claimed_hosts.begin(), claimed_hosts.end(),
-                                      [&](const auto& entry) { return entry.first == normalised; });
-          if (claimed != claimed_hosts.end()) {
-            error(host_node, "host '" + host + "' is already routed by the upstream at " +
-                                 to_string(claimed->second));
-            continue;
-          }
-          claimed_hosts.emplace_back(normalised, upstream.where);
-          upstream.hosts.push_back(host);
-        }
-      }
+      upstream.hosts =
+          unique_host_patterns(entry, claimed_hosts, "is already routed by the upstream at");
     }
     if (upstream.hosts.empty()) {
       if (fallback) {
@@ -914,12 +902,37 @@ void Loader::read_cookie_rule(const YAML::Node& node, const std::string& what) {
   });
 }
 
+std::vector<std::string> Loader::unique_host_patterns(const Section& entry, ListedHosts& listed,
+                                                      std::string_view earlier) {
+  std::vector<std::string> accepted;
+  auto hosts = string_list(entry["hosts"], entry.path("hosts"));
+  if (!hosts) return accepted;
+  for (const auto& [host_node, host] : *hosts) {
+    if (!is_host_pattern(host)) {
+      error(host_node, "invalid host '" + host + "' in '" + entry.path("hosts") +
+                           "': expected a host name or *.domain");
+      continue;
+    }
+    auto normalised = normalise_host(host);
+    auto first = std::find_if(listed.begin(), listed.end(),
+                              [&](const auto& seen) { return seen.first == normalised; });
+    if (first != listed.end()) {
+      error(host_node,
+            "host '" + host + "' " + std::string(earlier) + " " + to_string(first->second));
+      continue;
+    }
+    listed.emplace_back(std::move(normalised), at(host_node));
+    accepted.push_back(host);
+  }
+  return accepted;
+}
+
 void Loader::read_embeds(const YAML::Node& node) {
   if (!node.IsSequence()) {
     error(node, "expected a list for 'embeds', got " + std::string(kind_of(node)));
     return;
   }
-  std::vector<std::pair<std::string, SourceLocation>> listed;
+  ListedHosts listed;
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string what = "embeds[" + std::to_string(i) + "]";
     Section entry(*this, node[i], what, {"hosts", "category", "provider"});
@@ -931,24 +944,8 @@ void Loader::read_embeds(const YAML::Node& node) {
     EmbedRule rule;
     rule.where = at(node[i]);
     rule.provider = string(entry["provider"], entry.path("provider")).value_or("");
-    if (auto hosts = string_list(entry["hosts"], entry.path("hosts"))) {
-      for (const auto& [host_node, host] : *hosts) {
-        if (!is_host_pattern(host)) {
-          error(host_node, "invalid host '" + host + "' in '" + entry.path("hosts") +
-                               "': expected a host name or *.domain");
-          continue;
-        }
-        auto normalised = normalise_host(host);
-        auto earlier = std::find_if(listed.begin(), listed.end(),
-                                    [&](const auto& seen) { return seen.first == normalised; });
-        if (earlier != listed.end()) {
-          error(host_node,
-                "host '" + host + "' is already listed at " + to_string(earlier->second));
-          continue;
-        }
-        listed.emplace_back(normalised, at(host_node));
-        rule.hosts.push_back(normalised);
-      }
+    for (const auto& host : unique_host_patterns(entry, listed, "is already listed at")) {
+      rule.hosts.push_back(normalise_host(host));
     }
     std::size_t index = policy_.embeds.size();
     policy_.embeds.push_back(std::move(rule));
@@ -1052,15 +1049,11 @@ LoadResult load_policy_from_string(std::string_view text, const std::string& nam
 }
 
 LoadResult load_policy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto file = read_yaml_file(path);
+  if (!file) {
     return {nullptr, {{Diagnostic::Severity::error, path, 0, 0, "cannot read the policy file"}}};
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto slash = path.rfind('/');
-  std::string directory = slash == std::string::npos ? "" : path.substr(0, slash == 0 ? 1 : slash);
-  return load_policy_from_string(text.str(), path, directory);
+  return load_policy_from_string(file->text, path, file->directory);
 }
 
 }  // namespace veil::policies

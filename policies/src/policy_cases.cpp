@@ -240,18 +240,14 @@ CaseFile load_cases_from_string(std::string_view text, const std::string& name,
 }
 
 CaseFile load_cases(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto file = read_yaml_file(path);
+  if (!file) {
     CaseFile out;
     out.diagnostics.push_back(
         {Diagnostic::Severity::error, path, 0, 0, "cannot read the case file"});
     return out;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto slash = path.rfind('/');
-  return load_cases_from_string(
-      text.str(), path, slash == std::string::npos ? "" : path.substr(0, slash == 0 ? 1 : slash));
+  return load_cases_from_string(file->text, path, file->directory);
 }
 
 CaseOutcome evaluate_case(const Policy& policy, const PolicyCase& exchange,

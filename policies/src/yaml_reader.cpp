@@ -1,8 +1,21 @@
 #include "yaml_reader.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 namespace veil::policies {
+
+std::optional<YamlFile> read_yaml_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  auto slash = path.rfind('/');
+  return YamlFile{std::move(text).str(),
+                  slash == std::string::npos ? "" : path.substr(0, slash == 0 ? 1 : slash)};
+}
 
 std::string quoted_list(const std::vector<std::string_view>& words, std::string_view last_joiner) {
   std::string out;

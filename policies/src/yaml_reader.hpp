@@ -15,6 +15,14 @@
 
 namespace veil::policies {
 
+// A YAML file as read from disk: its text, and the directory its relative paths (key files,
+// certificates) resolve against. Nothing when the file cannot be read.
+struct YamlFile {
+  std::string text;
+  std::string directory;
+};
+std::optional<YamlFile> read_yaml_file(const std::string& path);
+
 // "a, b or c".
 std::string quoted_list(const std::vector<std::string_view>& words, std::string_view last_joiner);
 // "a mapping", "a list", "nothing", "a single value".
