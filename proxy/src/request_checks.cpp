@@ -79,10 +79,19 @@ std::optional<Rejection> normalise_absolute_form(RequestHead& head) {
   return std::nullopt;
 }
 
+// Methods are case-sensitive (RFC 9110 §9.1): "get" is not GET, yet an origin or a filter
+// comparing case-insensitively would treat it as GET. Registered methods use upper-case letters,
+// '-' and '_' only; like nginx, veil serves no others.
+bool upper_case_method(std::string_view method) {
+  return std::all_of(method.begin(), method.end(),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; });
+}
+
 }  // namespace
 
 std::optional<Rejection> check_request_head(RequestHead& head) {
   if (head.method() == http::verb::connect) return Rejection{400, "CONNECT is not served"};
+  if (!upper_case_method(head.method_string())) return Rejection{400, "malformed method"};
 
   std::size_t hosts = 0;
   std::size_t content_lengths = 0;

@@ -170,7 +170,11 @@ class ClientSession final : public SessionControl,
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
   ClientSession(ServerCore& core, Stream stream, IpAddress peer)
-      : core_(core), stream_(std::move(stream)), peer_(peer), scanner_(core.settings.limits) {}
+      : core_(core), stream_(std::move(stream)), peer_(peer), scanner_(core.settings.limits) {
+    // Body bytes pass through the relay buffer; what accumulates here is a head (bounded by the
+    // scanner), or a chunk-size line or trailer, which Beast would otherwise buffer without limit.
+    buffer_.max_size(limits().header_total_bytes + kRelayBufferBytes + kHeadReadBytes);
+  }
 
   ~ClientSession() override { core_.connections.fetch_sub(1); }
 
@@ -404,7 +408,10 @@ class ClientSession final : public SessionControl,
       auto [error, read] = co_await http::async_read_some(stream_, buffer_, *parser_, nothrow);
       if (error == http::error::need_buffer) error = {};
       if (error == http::error::body_limit) co_return BodyRead::too_large;
-      if (error == http::error::bad_chunk || error == http::error::bad_chunk_extension) {
+      // Any other parse error (bad chunk line or trailer, chunk line overflowing the buffer) is
+      // the client's fault and gets an answer; a transport error or EOF mid-body gets none.
+      if (error && error != http::error::partial_message &&
+          error.category() == make_error_code(http::error::bad_chunk).category()) {
         co_return BodyRead::malformed;
       }
       if (error) co_return BodyRead::failed;
@@ -440,8 +447,8 @@ class ClientSession final : public SessionControl,
       std::string_view piece;
       const BodyRead read = co_await next_request_piece(exchange, piece);
       if (read == BodyRead::done) break;
-      if (read == BodyRead::too_large)
-        co_return co_await reject(exchange, {413, "request body too large"});
+      if (read == BodyRead::too_large || read == BodyRead::malformed)
+        co_return co_await reject(exchange, body_rejection(read));
       if (read == BodyRead::failed) {
         exchange.aborted = true;
         complete(exchange);

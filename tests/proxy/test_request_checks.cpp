@@ -80,6 +80,15 @@ TEST_CASE("CONNECT and malformed targets are refused") {
   CHECK(status_for(with("Host: a\r\n", "GET a/b HTTP/1.1")) == 400);
 }
 
+TEST_CASE("methods are upper-case tokens, as nginx requires") {
+  CHECK(status_for(with("Host: a\r\n", "get / HTTP/1.1")) == 400);
+  CHECK(status_for(with("Host: a\r\n", "Get / HTTP/1.1")) == 400);
+  CHECK(status_for(with("Host: a\r\n", "G3T / HTTP/1.1")) == 400);
+  CHECK(status_for(with("Host: a\r\n", "PROPFIND / HTTP/1.1")) == 0);
+  CHECK(status_for(with("Host: a\r\n", "M-SEARCH / HTTP/1.1")) == 0);
+  CHECK(status_for(with("Host: a\r\n", "X_CUSTOM / HTTP/1.1")) == 0);
+}
+
 TEST_CASE("absolute-form target must agree with Host and becomes origin-form") {
   RequestHead head;
   CHECK(status_for(with("Host: b.example\r\n", "GET http://a.example/x HTTP/1.1")) == 400);
