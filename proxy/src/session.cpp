@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include <unistd.h>
 
@@ -237,12 +238,17 @@ class ClientSession final : public SessionControl,
 
   // Reads, checks and answers one request.
   net::awaitable<Next> serve_one() {
+    // A new connection's first head, from the accept on, is under the header timeout: one that
+    // sends nothing must not hold a connection slot for the keep-alive idle time (nginx's
+    // client_header_timeout does the same).
+    const bool first_request = std::exchange(first_request_, false);
+    if (first_request) lowest().expires_after(timeouts().header);
     skip_empty_lines();
     while (buffer_.size() == 0) {
       if (core_.draining) co_return Next::close;
       release_buffers();
       idle_ = true;
-      lowest().expires_after(timeouts().keep_alive_idle);
+      if (!first_request) lowest().expires_after(timeouts().keep_alive_idle);
       const error_code error = co_await read_more();
       idle_ = false;
       if (error) co_return Next::abort;
@@ -260,7 +266,7 @@ class ClientSession final : public SessionControl,
     parser_.reset();
 
     // The whole head under one deadline: a client trickling bytes cannot hold the connection.
-    lowest().expires_after(timeouts().header);
+    if (!first_request) lowest().expires_after(timeouts().header);
     scanner_.reset();
     for (;;) {
       const auto scanned = scanner_.scan(buffered());
@@ -833,6 +839,7 @@ class ClientSession final : public SessionControl,
   std::string scratch_;
   bool idle_ = false;
   bool close_after_ = false;
+  bool first_request_ = true;
 };
 
 IpAddress unmapped(const IpAddress& address) {
