@@ -103,16 +103,17 @@ class SlowClients:
     and then one more byte every `interval` seconds, never finishing it. A background thread records
     when the server closes each one (EOF or reset). With `reconnect`, a closed connection is
     replaced at once, keeping `count` open until stop(); without, the thread ends once all are
-    closed."""
+    closed. `silent` connections send nothing at all."""
 
     HEAD = b"GET /slowloris HTTP/1.1\r\nHost: a\r\n"
     TRICKLE = b"X-Slow: " + b"a" * 4096  # one byte of it per interval: never ends the head
 
-    def __init__(self, port, count, interval=1.0, reconnect=False):
+    def __init__(self, port, count, interval=1.0, reconnect=False, silent=False):
         self.port = port
         self.interval = interval
+        self.silent = silent
         self.reconnect = reconnect
-        self.opened_at = []   # monotonic time each connection's first bytes were sent
+        self.opened_at = []   # monotonic time each connection's first bytes were sent (or opened)
         self.closed_at = []   # monotonic time the server closed it, or None while open
         self.refused = 0      # connections that could not be opened or sent to
         self._selector = selectors.DefaultSelector()
@@ -126,7 +127,8 @@ class SlowClients:
     def _open(self):
         try:
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-            sock.sendall(self.HEAD)
+            if not self.silent:
+                sock.sendall(self.HEAD)
         except OSError:
             self.refused += 1
             return
@@ -158,7 +160,7 @@ class SlowClients:
                     data = b""
                 if not data:  # the server answers a slow head with nothing but a close
                     self._closed(key.fileobj, key.data)
-            if time.monotonic() >= next_trickle:
+            if time.monotonic() >= next_trickle and not self.silent:
                 next_trickle += self.interval
                 for sock, sent in list(self._sent.items()):
                     try:

@@ -224,6 +224,24 @@ class SlowlorisTest(unittest.TestCase):
         self.assertEqual(too_late, [], "held open past the header timeout")
 
 
+    def test_connections_that_send_nothing_are_closed_by_the_header_timeout(self):
+        count = 200
+        harness.raise_open_files_limit(count + 1024)
+        with harness.temp_dir() as tmp, origin() as server, \
+                veil_proxy(tmp, server.server_address[1]) as proxy:
+            silent = harness.SlowClients(proxy.port, count, silent=True)
+            try:
+                self.assertTrue(silent.wait_all_closed(HEADER_TIMEOUT + CLOSE_MARGIN + 30),
+                                f"{silent.open_count()} silent connections still open")
+            finally:
+                silent.stop()
+            self.assertEqual(get(proxy.port, "/echo")[0], 200)
+        lifetimes = [closed - opened for opened, closed in zip(silent.opened_at, silent.closed_at)]
+        self.assertEqual(len(lifetimes), count)
+        self.assertEqual([t for t in lifetimes if t < HEADER_TIMEOUT - 0.05], [])
+        self.assertEqual([t for t in lifetimes if t > HEADER_TIMEOUT + CLOSE_MARGIN], [])
+
+
 class SignalsTest(unittest.TestCase):
     def test_sighup_every_100ms_with_good_and_bad_policies_fails_no_request(self):
         with harness.temp_dir() as tmp, origin() as server:
