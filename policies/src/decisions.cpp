@@ -17,8 +17,7 @@ std::string refusal_reason(const ConsentState& consent) {
   return "no consent";
 }
 
-std::string consent_reason(const Policy& policy, CategoryId category, const ConsentState& consent) {
-  if (policy.always_on(category)) return "";
+std::string consent_reason(const ConsentState& consent) {
   return "consent given (" + consent.source + ")";
 }
 
@@ -47,6 +46,20 @@ std::optional<VendorCategories> read_own_cookie(const Policy& policy,
   }
   return read_consent(ConsentFormat::govuk, renamed);
 }
+
+// Collects reasons only when asked: each reason is a callable, run only then.
+class Explanation {
+ public:
+  Explanation(Reasons wanted, std::vector<std::string>& out)
+      : out_(wanted == Reasons::explain ? &out : nullptr) {}
+  template <class MakeReason>
+  void add(MakeReason&& make) {
+    if (out_ != nullptr) out_->push_back(make());
+  }
+
+ private:
+  std::vector<std::string>* out_;
+};
 
 }  // namespace
 
@@ -108,14 +121,16 @@ ConsentState consent_for(const Policy& policy, std::span<const std::string> gran
 }
 
 SetCookieDecision decide_set_cookie(const Policy& policy, const SetCookie& cookie,
-                                    const ConsentState& consent, const ResponseContext& context) {
+                                    const ConsentState& consent, const ResponseContext& context,
+                                    Reasons reasons) {
   SetCookieDecision decision;
+  Explanation why(reasons, decision.reasons);
   decision.enforced = context.mode == Mode::enforce;
   decision.requested_lifetime = cookie.lifetime(context.response_date);
   decision.enforced_lifetime = decision.requested_lifetime;
   if (cookie.is_deletion(context.response_date)) {
     decision.deletion = true;
-    decision.reasons.push_back("deletes the cookie: always passes");
+    why.add([] { return "deletes the cookie: always passes"; });
     return decision;
   }
   const std::string_view domain =
@@ -123,79 +138,72 @@ SetCookieDecision decide_set_cookie(const Policy& policy, const SetCookie& cooki
   const std::string_view path = cookie.path() ? std::string_view(*cookie.path()) : "/";
   decision.rule = policy.classify_cookie(cookie.name(), domain, path);
   if (decision.rule == nullptr) {
-    decision.reasons.push_back("no rule matches");
-    decision.reasons.push_back(unclassified_reason(policy));
+    why.add([] { return "no rule matches"; });
+    why.add([&] { return unclassified_reason(policy); });
     if (policy.cookies.unclassified == Unclassified::block) decision.action = CookieAction::remove;
     return decision;
   }
   const CookieRule& rule = *decision.rule;
   decision.category = rule.category;
-  decision.reasons.push_back(category_reason(policy, rule.category, rule.where));
+  why.add([&] { return category_reason(policy, rule.category, rule.where); });
   decision.granted = consent.granted.contains(rule.category);
   if (!decision.granted) {
-    decision.reasons.push_back(refusal_reason(consent));
+    why.add([&] { return refusal_reason(consent); });
     decision.action = CookieAction::remove;
     return decision;
   }
-  if (auto given = consent_reason(policy, rule.category, consent); !given.empty()) {
-    decision.reasons.push_back(std::move(given));
-  }
+  if (!policy.always_on(rule.category)) why.add([&] { return consent_reason(consent); });
 
-  SetCookie rewritten = cookie;
-  bool changed = false;
-  if (rule.max_age) {
-    if (cap_lifetime(rewritten, *rule.max_age, context.response_date)) {
-      changed = true;
-      decision.enforced_lifetime = rewritten.lifetime(context.response_date);
-      decision.reasons.push_back("lifetime capped to " + format_duration(*rule.max_age));
-    } else if (decision.requested_lifetime) {
-      decision.reasons.push_back("within max_age " + format_duration(*rule.max_age));
-    }
-  }
   RequiredAttributes required = rule.required;
   required.secure = required.secure && context.tls;
-  const bool had_secure = rewritten.secure(), had_http_only = rewritten.http_only();
-  const SameSite had_same_site = rewritten.same_site();
-  if (require_attributes(rewritten, required)) {
-    changed = true;
-    if (rewritten.secure() && !had_secure) decision.reasons.push_back("Secure added");
-    if (rewritten.http_only() && !had_http_only) decision.reasons.push_back("HttpOnly added");
-    if (rewritten.same_site() != had_same_site) {
-      decision.reasons.push_back("SameSite=" + std::string(to_string(rewritten.same_site())) +
-                                 " set");
-    }
+  const bool over_lifetime =
+      rule.max_age && exceeds_lifetime(cookie, *rule.max_age, context.response_date);
+  if (rule.max_age && !over_lifetime && decision.requested_lifetime) {
+    why.add([&] { return "within max_age " + format_duration(*rule.max_age); });
   }
-  if (changed) {
-    decision.action = CookieAction::rewrite;
-    decision.rewritten = std::move(rewritten);
+  if (!over_lifetime && !lacks_attributes(cookie, required)) return decision;
+
+  SetCookie& rewritten = decision.rewritten.emplace(cookie);
+  decision.action = CookieAction::rewrite;
+  if (over_lifetime) {
+    cap_lifetime(rewritten, *rule.max_age, context.response_date);
+    decision.enforced_lifetime = rewritten.lifetime(context.response_date);
+    why.add([&] { return "lifetime capped to " + format_duration(*rule.max_age); });
+  }
+  require_attributes(rewritten, required);
+  if (rewritten.secure() && !cookie.secure()) why.add([] { return "Secure added"; });
+  if (rewritten.http_only() && !cookie.http_only()) why.add([] { return "HttpOnly added"; });
+  if (rewritten.same_site() != cookie.same_site()) {
+    why.add([&] { return "SameSite=" + std::string(to_string(rewritten.same_site())) + " set"; });
   }
   return decision;
 }
 
 RequestCookieDecision decide_request_cookie(const Policy& policy, std::string_view name,
                                             const ConsentState& consent,
-                                            std::string_view request_host, Mode mode) {
+                                            std::string_view request_host, Mode mode,
+                                            Reasons reasons) {
   RequestCookieDecision decision;
+  Explanation why(reasons, decision.reasons);
   decision.enforced = mode == Mode::enforce;
   decision.rule = policy.classify_cookie(name, request_host, "/");
   if (decision.rule == nullptr) {
-    decision.reasons.push_back("no rule matches");
-    decision.reasons.push_back(unclassified_reason(policy));
+    why.add([] { return "no rule matches"; });
+    why.add([&] { return unclassified_reason(policy); });
     if (policy.cookies.unclassified == Unclassified::block) {
       decision.action = RequestCookieAction::expire;
     }
     return decision;
   }
-  decision.category = decision.rule->category;
-  decision.reasons.push_back(
-      category_reason(policy, decision.rule->category, decision.rule->where));
-  decision.granted = consent.granted.contains(decision.rule->category);
+  const CookieRule& rule = *decision.rule;
+  decision.category = rule.category;
+  why.add([&] { return category_reason(policy, rule.category, rule.where); });
+  decision.granted = consent.granted.contains(rule.category);
   if (!decision.granted) {
-    decision.reasons.push_back(refusal_reason(consent));
+    why.add([&] { return refusal_reason(consent); });
     decision.action = RequestCookieAction::expire;
-  } else if (auto given = consent_reason(policy, decision.rule->category, consent);
-             !given.empty()) {
-    decision.reasons.push_back(std::move(given));
+  } else if (!policy.always_on(rule.category)) {
+    why.add([&] { return consent_reason(consent); });
   }
   return decision;
 }
@@ -213,8 +221,8 @@ EmbedDecision decide_embed(const Policy& policy, std::string_view host, const Co
       decision.rule->provider + ", " +
       category_reason(policy, decision.rule->category, decision.rule->where));
   if (consent.granted.contains(decision.rule->category)) {
-    if (auto given = consent_reason(policy, decision.rule->category, consent); !given.empty()) {
-      decision.reasons.push_back(std::move(given));
+    if (!policy.always_on(decision.rule->category)) {
+      decision.reasons.push_back(consent_reason(consent));
     }
   } else {
     decision.blocked = true;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -188,23 +189,62 @@ bool pattern_covers(const CookiePattern& wider, const CookiePattern& narrower) {
 }
 
 struct CookieMatcher::Impl {
-  std::vector<CookiePattern> patterns;
-  StringMap<std::vector<std::uint32_t>> exact;     // name → pattern indices, ascending
-  StringMap<std::vector<std::uint32_t>> prefixes;  // literal prefix of `prefix*` → indices
-  std::vector<std::size_t> prefix_lengths;         // distinct, ascending
-  std::unique_ptr<RE2::Set> set;                   // every other glob and regex
-  std::vector<std::uint32_t> set_patterns;         // set index → pattern index
+  // Bounds the names remembered per shard: made-up names cannot grow memory, and a shard that
+  // fills up starts again (the names in use come back on their next lookup).
+  static constexpr std::size_t kCacheShards = 16;
+  static constexpr std::size_t kCachedNamesPerShard = 256;
 
-  // The first index in `candidates` (ascending) whose conditions hold, if below `best`.
-  void consider(const std::vector<std::uint32_t>& candidates, std::string_view domain,
-                std::string_view path, std::size_t& best) const {
-    for (auto index : candidates) {
-      if (index >= best) return;
-      if (conditions_hold(patterns[index], domain, path)) {
-        best = index;
-        return;
+  using Candidates =
+      std::vector<std::uint32_t>;  // pattern indices whose name part matches, ascending
+  struct Prefix {
+    std::string text;  // the literal part of `text*`
+    std::uint32_t index;
+  };
+  struct CacheShard {
+    std::mutex mutex;
+    StringMap<Candidates> names;
+  };
+
+  std::vector<CookiePattern> patterns;
+  std::vector<Prefix> prefixes;             // every `prefix*` glob, in pattern order
+  std::unique_ptr<RE2::Set> set;            // every other glob and regex
+  std::vector<std::uint32_t> set_patterns;  // set index → pattern index
+  // Each exact name with the candidates of every kind, computed once: the names a policy lists
+  // are resolved without a lock and without RE2.
+  StringMap<Candidates> exact;
+  std::array<CacheShard, kCacheShards> cache;
+
+  // Every pattern the name matches, whatever the domain and path (the slow path).
+  Candidates candidates_of(std::string_view name) const {
+    Candidates candidates;
+    for (std::uint32_t index = 0; index < patterns.size(); ++index) {
+      const CookiePattern& pattern = patterns[index];
+      if (pattern.kind == CookiePatternKind::exact ||
+          (pattern.kind == CookiePatternKind::glob && !has_wildcard(pattern.text))) {
+        if (pattern.text == name) candidates.push_back(index);
       }
     }
+    for (const Prefix& prefix : prefixes) {
+      if (name.starts_with(prefix.text)) candidates.push_back(prefix.index);
+    }
+    if (set) {
+      thread_local std::vector<int> matched;
+      if (set->Match(name, &matched)) {
+        for (int set_index : matched) {
+          candidates.push_back(set_patterns[static_cast<std::size_t>(set_index)]);
+        }
+      }
+    }
+    std::sort(candidates.begin(), candidates.end());
+    return candidates;
+  }
+
+  std::optional<std::size_t> first_holding(const Candidates& candidates, std::string_view domain,
+                                           std::string_view path) const {
+    for (auto index : candidates) {
+      if (conditions_hold(patterns[index], domain, path)) return index;
+    }
+    return std::nullopt;
   }
 };
 
@@ -213,15 +253,14 @@ CookieMatcher::CookieMatcher() : CookieMatcher(std::vector<CookiePattern>{}) {}
 CookieMatcher::CookieMatcher(const std::vector<CookiePattern>& patterns)
     : impl_(std::make_unique<Impl>()) {
   impl_->patterns = patterns;
+  std::vector<std::string_view> exact_names;
   for (std::uint32_t index = 0; index < patterns.size(); ++index) {
     const auto& pattern = patterns[index];
     if (pattern.kind == CookiePatternKind::exact ||
         (pattern.kind == CookiePatternKind::glob && !has_wildcard(pattern.text))) {
-      impl_->exact[pattern.text].push_back(index);
+      exact_names.push_back(pattern.text);
     } else if (pattern.kind == CookiePatternKind::glob && is_prefix_glob(pattern.text)) {
-      std::string prefix = pattern.text.substr(0, pattern.text.size() - 1);
-      impl_->prefix_lengths.push_back(prefix.size());
-      impl_->prefixes[prefix].push_back(index);
+      impl_->prefixes.push_back({pattern.text.substr(0, pattern.text.size() - 1), index});
     } else {
       if (!impl_->set) impl_->set = std::make_unique<RE2::Set>(latin1_options(), RE2::ANCHOR_BOTH);
       std::string regex =
@@ -233,12 +272,11 @@ CookieMatcher::CookieMatcher(const std::vector<CookiePattern>& patterns)
       impl_->set_patterns.push_back(index);
     }
   }
-  std::sort(impl_->prefix_lengths.begin(), impl_->prefix_lengths.end());
-  impl_->prefix_lengths.erase(
-      std::unique(impl_->prefix_lengths.begin(), impl_->prefix_lengths.end()),
-      impl_->prefix_lengths.end());
   if (impl_->set && !impl_->set->Compile()) {
     throw std::invalid_argument("cookie patterns too large to compile");
+  }
+  for (std::string_view name : exact_names) {
+    if (!impl_->exact.contains(name)) impl_->exact.emplace(name, impl_->candidates_of(name));
   }
 }
 
@@ -249,28 +287,23 @@ CookieMatcher& CookieMatcher::operator=(CookieMatcher&&) noexcept = default;
 std::optional<std::size_t> CookieMatcher::first_match(std::string_view name,
                                                       std::string_view domain,
                                                       std::string_view path) const {
-  const Impl& impl = *impl_;
-  std::size_t best = impl.patterns.size();
+  Impl& impl = *impl_;
   if (auto found = impl.exact.find(name); found != impl.exact.end()) {
-    impl.consider(found->second, domain, path, best);
+    return impl.first_holding(found->second, domain, path);
   }
-  for (auto length : impl.prefix_lengths) {
-    if (length > name.size()) break;
-    if (auto found = impl.prefixes.find(name.substr(0, length)); found != impl.prefixes.end()) {
-      impl.consider(found->second, domain, path, best);
+  auto& shard = impl.cache[StringHash{}(name) % Impl::kCacheShards];
+  {
+    std::lock_guard lock(shard.mutex);
+    if (auto found = shard.names.find(name); found != shard.names.end()) {
+      return impl.first_holding(found->second, domain, path);
     }
   }
-  if (impl.set) {
-    thread_local std::vector<int> matched;
-    if (impl.set->Match(name, &matched)) {
-      for (int set_index : matched) {
-        auto index = impl.set_patterns[static_cast<std::size_t>(set_index)];
-        if (index < best && conditions_hold(impl.patterns[index], domain, path)) best = index;
-      }
-    }
-  }
-  if (best == impl.patterns.size()) return std::nullopt;
-  return best;
+  Impl::Candidates candidates = impl.candidates_of(name);
+  const auto answer = impl.first_holding(candidates, domain, path);
+  std::lock_guard lock(shard.mutex);
+  if (shard.names.size() >= Impl::kCachedNamesPerShard) shard.names.clear();
+  shard.names.emplace(name, std::move(candidates));
+  return answer;
 }
 
 struct HostMatcher::Impl {

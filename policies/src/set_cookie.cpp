@@ -58,46 +58,65 @@ std::string_view to_string(SameSite same_site) {
   return "";
 }
 
-void SetCookie::derive_meaning() {
-  expires_.reset();
-  max_age_.reset();
-  domain_.reset();
-  path_.reset();
-  secure_ = http_only_ = partitioned_ = false;
-  same_site_ = SameSite::unspecified;
-  for (const CookieAttribute& attribute : attributes_) {
-    const std::string_view name = attribute.name;
-    const std::string_view value = attribute.value;
-    if (value.size() > kMaxAttributeValueOctets) continue;
-    if (iequals(name, "expires")) {
-      if (auto time = parse_cookie_date(value)) expires_ = time;
-    } else if (iequals(name, "max-age")) {
-      if (auto seconds = parse_max_age(value)) max_age_ = seconds;
-    } else if (iequals(name, "domain")) {
-      // An empty Domain is undefined in RFC 6265; RFC 6265bis says to ignore it, as browsers do.
-      if (value.empty()) continue;
-      std::string domain(value.front() == '.' ? value.substr(1) : value);
-      std::transform(domain.begin(), domain.end(), domain.begin(), ascii_lower);
-      if (domain.empty()) {
-        domain_.reset();
-      } else {
-        domain_ = std::move(domain);
-      }
-    } else if (iequals(name, "path")) {
-      if (value.empty() || value.front() != '/') {
-        path_.reset();
-      } else {
-        path_ = std::string(value);
-      }
-    } else if (iequals(name, "secure")) {
-      secure_ = true;
-    } else if (iequals(name, "httponly")) {
-      http_only_ = true;
-    } else if (iequals(name, "partitioned")) {
-      partitioned_ = true;
-    } else if (iequals(name, "samesite")) {
-      same_site_ = parse_same_site(value);
+void SetCookie::forget_meaning_of(std::string_view name) {
+  if (iequals(name, "expires")) {
+    expires_.reset();
+  } else if (iequals(name, "max-age")) {
+    max_age_.reset();
+  } else if (iequals(name, "domain")) {
+    domain_.reset();
+  } else if (iequals(name, "path")) {
+    path_.reset();
+  } else if (iequals(name, "secure")) {
+    secure_ = false;
+  } else if (iequals(name, "httponly")) {
+    http_only_ = false;
+  } else if (iequals(name, "partitioned")) {
+    partitioned_ = false;
+  } else if (iequals(name, "samesite")) {
+    same_site_ = SameSite::unspecified;
+  }
+}
+
+void SetCookie::apply_meaning(const CookieAttribute& attribute) {
+  const std::string_view name = attribute.name;
+  const std::string_view value = attribute.value;
+  if (value.size() > kMaxAttributeValueOctets) return;
+  if (iequals(name, "expires")) {
+    if (auto time = parse_cookie_date(value)) expires_ = time;
+  } else if (iequals(name, "max-age")) {
+    if (auto seconds = parse_max_age(value)) max_age_ = seconds;
+  } else if (iequals(name, "domain")) {
+    // An empty Domain is undefined in RFC 6265; RFC 6265bis says to ignore it, as browsers do.
+    if (value.empty()) return;
+    std::string domain(value.front() == '.' ? value.substr(1) : value);
+    std::transform(domain.begin(), domain.end(), domain.begin(), ascii_lower);
+    if (domain.empty()) {
+      domain_.reset();
+    } else {
+      domain_ = std::move(domain);
     }
+  } else if (iequals(name, "path")) {
+    if (value.empty() || value.front() != '/') {
+      path_.reset();
+    } else {
+      path_ = std::string(value);
+    }
+  } else if (iequals(name, "secure")) {
+    secure_ = true;
+  } else if (iequals(name, "httponly")) {
+    http_only_ = true;
+  } else if (iequals(name, "partitioned")) {
+    partitioned_ = true;
+  } else if (iequals(name, "samesite")) {
+    same_site_ = parse_same_site(value);
+  }
+}
+
+void SetCookie::rederive(std::string_view name) {
+  forget_meaning_of(name);
+  for (const CookieAttribute& attribute : attributes_) {
+    if (iequals(attribute.name, name)) apply_meaning(attribute);
   }
 }
 
@@ -126,12 +145,12 @@ void SetCookie::set_attribute(std::string_view name, std::optional<std::string_v
                        [&](const CookieAttribute& a) { return iequals(a.name, name); }),
         attributes_.end());
   }
-  derive_meaning();
+  rederive(name);
 }
 
 void SetCookie::remove_attribute(std::string_view name) {
   std::erase_if(attributes_, [&](const CookieAttribute& a) { return iequals(a.name, name); });
-  derive_meaning();
+  rederive(name);
 }
 
 std::string SetCookie::serialize() const {
@@ -173,6 +192,7 @@ SetCookieParse parse_set_cookie(std::string_view header) {
     return {std::nullopt, "empty name and value"};
   }
   std::string_view rest = header.substr(pair_end);
+  cookie.attributes_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), ';')));
   while (!rest.empty()) {
     rest.remove_prefix(1);  // the ';'
     const std::size_t end = std::min(rest.find(';'), rest.size());
@@ -184,9 +204,10 @@ SetCookieParse parse_set_cookie(std::string_view header) {
     attribute.name = trim_whitespace(av.substr(0, av_equals));
     if (attribute.has_value) attribute.value = trim_whitespace(av.substr(av_equals + 1));
     // A cookie-av with no name ("; ;" or "; =x") means nothing to a browser: drop it.
-    if (!attribute.name.empty()) cookie.attributes_.push_back(std::move(attribute));
+    if (attribute.name.empty()) continue;
+    cookie.apply_meaning(attribute);
+    cookie.attributes_.push_back(std::move(attribute));
   }
-  cookie.derive_meaning();
   return {std::move(cookie), ""};
 }
 
@@ -208,26 +229,50 @@ std::string_view prefix_violation(const SetCookie& cookie) {
   return "";
 }
 
-bool cap_lifetime(SetCookie& cookie, std::chrono::seconds max_lifetime, sys_seconds response_date) {
+bool exceeds_lifetime(const SetCookie& cookie, std::chrono::seconds max_lifetime,
+                      sys_seconds response_date) {
   const auto remaining = cookie.lifetime(response_date);
-  if (!remaining || *remaining <= 0 || *remaining <= max_lifetime.count()) return false;
+  return remaining && *remaining > 0 && *remaining > max_lifetime.count();
+}
+
+bool cap_lifetime(SetCookie& cookie, std::chrono::seconds max_lifetime, sys_seconds response_date) {
+  if (!exceeds_lifetime(cookie, max_lifetime, response_date)) return false;
   cookie.set_attribute("Max-Age", std::to_string(max_lifetime.count()));
   cookie.set_attribute("Expires", format_http_date(response_date + max_lifetime));
   return true;
 }
 
+namespace {
+
+bool lacks_secure(const SetCookie& cookie, const RequiredAttributes& required) {
+  return required.secure && !cookie.secure();
+}
+bool lacks_http_only(const SetCookie& cookie, const RequiredAttributes& required) {
+  return required.http_only && !cookie.http_only();
+}
+bool lacks_same_site(const SetCookie& cookie, const RequiredAttributes& required) {
+  return required.same_site && cookie.same_site() != *required.same_site &&
+         !to_string(*required.same_site).empty();
+}
+
+}  // namespace
+
+bool lacks_attributes(const SetCookie& cookie, const RequiredAttributes& required) {
+  return lacks_secure(cookie, required) || lacks_http_only(cookie, required) ||
+         lacks_same_site(cookie, required);
+}
+
 bool require_attributes(SetCookie& cookie, const RequiredAttributes& required) {
   bool changed = false;
-  if (required.secure && !cookie.secure()) {
+  if (lacks_secure(cookie, required)) {
     cookie.set_attribute("Secure", std::nullopt);
     changed = true;
   }
-  if (required.http_only && !cookie.http_only()) {
+  if (lacks_http_only(cookie, required)) {
     cookie.set_attribute("HttpOnly", std::nullopt);
     changed = true;
   }
-  if (required.same_site && cookie.same_site() != *required.same_site &&
-      !to_string(*required.same_site).empty()) {
+  if (lacks_same_site(cookie, required)) {
     cookie.set_attribute("SameSite", to_string(*required.same_site));
     changed = true;
   }

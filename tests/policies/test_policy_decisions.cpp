@@ -170,3 +170,43 @@ TEST_CASE("request cookies and embeds", "[decisions]") {
   CHECK_FALSE(decide_embed(*p, "www.youtube.com", granted, Mode::enforce).blocked);
   CHECK_FALSE(decide_embed(*p, "www.example.gov.uk", consent, Mode::enforce).blocked);
 }
+
+TEST_CASE("decisions without reasons are the same decisions", "[decisions]") {
+  auto p = policy();
+  const std::vector<std::string> granted_usage = {"usage"};
+  for (const auto& consent : {consent_for(*p, {}), consent_for(*p, granted_usage)}) {
+    for (const std::string_view header :
+         {"sid=1; Max-Age=999999", "sid=1; Secure; HttpOnly; SameSite=Lax", "_ga=1",
+          "_ga=1; Max-Age=63072000", "_fbp=1; Expires=Wed, 01 Jan 2031 00:00:00 GMT", "other=1",
+          "_ga=; Max-Age=0"}) {
+      INFO(header);
+      const auto explained = decide_set_cookie(*p, cookie(header), consent, https_context());
+      const auto quiet =
+          decide_set_cookie(*p, cookie(header), consent, https_context(), Reasons::omit);
+      CHECK_FALSE(explained.reasons.empty());
+      CHECK(quiet.reasons.empty());
+      CHECK(quiet.action == explained.action);
+      CHECK(quiet.rule == explained.rule);
+      CHECK(quiet.category == explained.category);
+      CHECK(quiet.granted == explained.granted);
+      CHECK(quiet.deletion == explained.deletion);
+      CHECK(quiet.requested_lifetime == explained.requested_lifetime);
+      CHECK(quiet.enforced_lifetime == explained.enforced_lifetime);
+      CHECK(quiet.rewritten == explained.rewritten);
+      // The rewritten cookie exists exactly when the cookie changes.
+      CHECK(quiet.rewritten.has_value() == (quiet.action == CookieAction::rewrite));
+    }
+    for (const std::string_view name : {"sid", "_ga", "_fbc", "other"}) {
+      INFO(name);
+      const auto explained =
+          decide_request_cookie(*p, name, consent, "www.example.gov.uk", Mode::enforce);
+      const auto quiet = decide_request_cookie(*p, name, consent, "www.example.gov.uk",
+                                               Mode::enforce, Reasons::omit);
+      CHECK_FALSE(explained.reasons.empty());
+      CHECK(quiet.reasons.empty());
+      CHECK(quiet.action == explained.action);
+      CHECK(quiet.rule == explained.rule);
+      CHECK(quiet.granted == explained.granted);
+    }
+  }
+}

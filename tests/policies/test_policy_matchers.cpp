@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "veil/policies/loader.hpp"
 #include "veil/policies/matchers.hpp"
@@ -95,6 +97,59 @@ TEST_CASE("cookie matcher agrees with the reference glob matcher", "[matchers]")
     INFO(name);
     CHECK(matcher.first_match(name) == expected);
   }
+}
+
+TEST_CASE("cookie matcher: remembered names give the same answers, from any thread", "[matchers]") {
+  // Names beyond the matcher's bounded memory of names, looked up repeatedly from several
+  // threads: every answer must still be the first matching pattern.
+  CookiePattern scoped = glob("sess*");
+  scoped.domain = "jobs.example.gov.uk";
+  const std::vector<CookiePattern> patterns{
+      regex("[a-z]+_[0-9]+x"), glob("*_7*"), exact("_ga"), glob("_ga*"), scoped, glob("*")};
+  CookieMatcher matcher(patterns);
+  const auto expected = [](const std::string& name, std::string_view domain) -> std::size_t {
+    const bool regex_matches = [&] {
+      const auto underscore = name.find('_');
+      if (underscore == std::string::npos || underscore == 0 || name.back() != 'x') return false;
+      for (std::size_t i = 0; i < underscore; ++i) {
+        if (name[i] < 'a' || name[i] > 'z') return false;
+      }
+      const std::string digits = name.substr(underscore + 1, name.size() - underscore - 2);
+      return !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
+    }();
+    if (regex_matches) return 0;
+    if (glob_matches("*_7*", name)) return 1;
+    if (name == "_ga") return 2;
+    if (name.starts_with("_ga")) return 3;
+    if (name.starts_with("sess") && domain == "jobs.example.gov.uk") return 4;
+    return 5;
+  };
+  std::vector<std::string> names;
+  for (int i = 0; i < 6000; ++i) {
+    names.push_back("tracker_" + std::to_string(i) + (i % 3 == 0 ? "x" : ""));
+    if (i % 10 == 0) names.push_back("_ga" + std::to_string(i));
+    if (i % 10 == 0) names.push_back("session" + std::to_string(i));
+  }
+  names.push_back("_ga");
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int pass = 0; pass < 2; ++pass) {
+        for (std::size_t i = static_cast<std::size_t>(t); i < names.size(); i += 2) {
+          const std::string_view domain = i % 2 ? "jobs.example.gov.uk" : "www.example.gov.uk";
+          if (matcher.first_match(names[i], domain) != expected(names[i], domain)) {
+            ++mismatches[static_cast<std::size_t>(t)];
+          }
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
+  CHECK(matcher.first_match("tracker_7x") == 0U);
+  CHECK(matcher.first_match("session1", "jobs.example.gov.uk") == 4U);
+  CHECK(matcher.first_match("session1", "www.example.gov.uk") == 5U);
 }
 
 TEST_CASE("cookie matcher rejects invalid regexes", "[matchers]") {

@@ -52,6 +52,10 @@ enum class CookieAction : std::uint8_t {
 };
 std::string_view to_string(CookieAction action);
 
+// Whether a decision also says why. The proxy decides without reasons (building them costs more
+// than the decision); `veil policy explain|test` asks for them. Everything else is the same.
+enum class Reasons : bool { omit, explain };
+
 struct SetCookieDecision {
   CookieAction action = CookieAction::keep;  // what enforce mode does; report-only only reports
   bool enforced = true;                      // false in report-only mode
@@ -62,13 +66,15 @@ struct SetCookieDecision {
   std::optional<std::int64_t> requested_lifetime;  // seconds from Date; nullopt: session cookie
   std::optional<std::int64_t> enforced_lifetime;
   std::optional<SetCookie> rewritten;  // set when action == rewrite
-  // Why, in order, each naming the rule (file:line) that made it, e.g.
+  // With Reasons::explain, why, in order, each naming the rule (file:line) that made it, e.g.
   // "category usage (council-default.yaml:88)", "no consent", "Max-Age capped to 13mo".
   std::vector<std::string> reasons;
 };
 
+// `rewritten` is built only when the cookie changes.
 SetCookieDecision decide_set_cookie(const Policy& policy, const SetCookie& cookie,
-                                    const ConsentState& consent, const ResponseContext& context);
+                                    const ConsentState& consent, const ResponseContext& context,
+                                    Reasons reasons = Reasons::explain);
 
 // A cookie the request carries (it has no domain or path: the request host stands in).
 enum class RequestCookieAction : std::uint8_t {
@@ -83,12 +89,13 @@ struct RequestCookieDecision {
   const CookieRule* rule = nullptr;
   std::optional<CategoryId> category;
   bool granted = false;
-  std::vector<std::string> reasons;
+  std::vector<std::string> reasons;  // with Reasons::explain
 };
 
 RequestCookieDecision decide_request_cookie(const Policy& policy, std::string_view name,
                                             const ConsentState& consent,
-                                            std::string_view request_host, Mode mode);
+                                            std::string_view request_host, Mode mode,
+                                            Reasons reasons = Reasons::explain);
 
 struct EmbedDecision {
   const EmbedRule* rule = nullptr;  // nullptr: not a listed third party (loads)

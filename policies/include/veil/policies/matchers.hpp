@@ -26,10 +26,11 @@ struct CookiePattern {
   std::string path;    // optional condition: this path or below it
 };
 
-// Finds the first pattern, in the order given, matching a cookie. Exact names sit in a hash map,
-// globs that are a literal prefix plus `*` in a table keyed by prefix, and every other glob and
-// regex in one RE2::Set; the answer is the lowest index among their candidates whose domain/path
-// condition holds.
+// Finds the first pattern, in the order given, matching a cookie: the lowest index among the
+// patterns whose name part matches and whose domain/path condition holds. The name's candidates
+// come from a hash map for the exact names the patterns list (precomputed against every other
+// pattern), else from a bounded cache of names seen before, else from a scan of the `prefix*`
+// globs and one RE2::Set for every other glob and regex (then cached). Thread-safe.
 class CookieMatcher {
  public:
   CookieMatcher();

@@ -88,7 +88,11 @@ class SetCookie {
 
  private:
   friend SetCookieParse parse_set_cookie(std::string_view header);
-  void derive_meaning();
+  // The meaning is derived attribute by attribute, in order (later ones win); an edit re-derives
+  // only the attribute it touched.
+  void apply_meaning(const CookieAttribute& attribute);
+  void forget_meaning_of(std::string_view name);
+  void rederive(std::string_view name);
 
   std::string name_;
   std::string value_;
@@ -115,9 +119,12 @@ struct SetCookieParse {
 // otherwise the broken rule; browsers reject such cookies.
 std::string_view prefix_violation(const SetCookie& cookie);
 
+// Whether the cookie lives longer than `max_lifetime` from `response_date` (never for session
+// cookies and deletion cookies): what cap_lifetime changes.
+bool exceeds_lifetime(const SetCookie& cookie, std::chrono::seconds max_lifetime,
+                      sys_seconds response_date);
 // Caps the lifetime at `max_lifetime` from `response_date` by rewriting Max-Age and Expires
-// together (both written, consistent). Session cookies and deletion cookies are left alone, as
-// are cookies already within the cap. Returns whether the cookie changed.
+// together (both written, consistent) when exceeds_lifetime. Returns whether the cookie changed.
 bool cap_lifetime(SetCookie& cookie, std::chrono::seconds max_lifetime, sys_seconds response_date);
 
 struct RequiredAttributes {
@@ -125,6 +132,8 @@ struct RequiredAttributes {
   bool http_only = false;
   std::optional<SameSite> same_site{};  // strict, lax or none
 };
+// Whether an attribute `required` asks for is missing (or SameSite differs).
+bool lacks_attributes(const SetCookie& cookie, const RequiredAttributes& required);
 // Adds what is missing (and replaces a different SameSite). Returns whether the cookie changed.
 bool require_attributes(SetCookie& cookie, const RequiredAttributes& required);
 
