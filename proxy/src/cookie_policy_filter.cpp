@@ -15,6 +15,8 @@
 #include "veil/policies/http_date.hpp"
 #include "veil/policies/policy.hpp"
 #include "veil/policies/set_cookie.hpp"
+#include "veil/proxy/consent_filter.hpp"
+#include "veil/proxy/consent_pages.hpp"
 
 namespace veil::proxy {
 namespace {
@@ -76,21 +78,51 @@ void mark_private(ResponseHead& response) {
   response.set(http::field::cache_control, updated);
 }
 
-// veil's own consent cookies hold the visitor's choice: whatever the rules say (a policy may not
-// list them), they are never removed or expired.
-bool is_own_consent_cookie(const Policy& policy, std::string_view name) {
-  return name == policy.consent.cookie_name || name == policy.consent.preferences_set_cookie;
+// veil's own cookies hold the visitor's choice (and the one-off confirmation of it): whatever the
+// rules say (a policy may not list them), they are never removed or expired.
+bool is_own_cookie(const Policy& policy, std::string_view name) {
+  return name == policy.consent.cookie_name || name == policy.consent.preferences_set_cookie ||
+         name == kConsentSavedCookie;
 }
 
+// The name a Set-Cookie value sets, as parse_set_cookie reads it, without parsing the rest.
+std::string_view set_cookie_name(std::string_view set_cookie) {
+  const std::string_view pair = set_cookie.substr(0, set_cookie.find(';'));
+  const std::size_t equals = pair.find('=');
+  return equals == std::string_view::npos ? std::string_view() : trim(pair.substr(0, equals));
+}
+
+}  // namespace
+
 // What on_request learnt, for on_response_head.
-struct CookieState {
+struct CookiePolicyFilter::ExchangeState {
   std::shared_ptr<const Policy> policy;
-  std::shared_ptr<const void> counters;  // CookiePolicyFilter::CounterTable of this policy
+  std::shared_ptr<const PolicyTables> tables;
   policies::ConsentState consent;
   std::string host;
   Mode mode = Mode::enforce;
   std::vector<std::pair<std::string, std::optional<CategoryId>>> withdrawn;  // to expire
+
+  // Adds a request cookie to `withdrawn` unless it is listed already.
+  void withdraw(std::string_view name, std::optional<CategoryId> category) {
+    const bool listed = std::any_of(withdrawn.begin(), withdrawn.end(),
+                                    [&](const auto& entry) { return entry.first == name; });
+    if (!listed) withdrawn.emplace_back(std::string(name), category);
+  }
 };
+
+namespace {
+
+// The cookies of a request's Cookie headers (views into them).
+std::vector<CookiePair> request_cookies(const RequestHead& request) {
+  std::vector<CookiePair> cookies;
+  const auto [first, end] = request.equal_range(http::field::cookie);
+  for (auto field = first; field != end; ++field) {
+    policies::CookieHeaderReader reader(view(field->value()));
+    for (CookiePair pair; reader.next(pair);) cookies.push_back(pair);
+  }
+  return cookies;
+}
 
 }  // namespace
 
@@ -99,12 +131,18 @@ struct CookiePolicyFilter::Counters {
   std::array<Counter*, 2> removed{}, capped{}, expired{};  // by mode_index
 };
 
-struct CookiePolicyFilter::CounterTable {
+// What is resolved once per policy snapshot rather than per cookie.
+struct CookiePolicyFilter::PolicyTables {
   std::shared_ptr<const void> policy;  // held so that the address cannot be reused by another
   std::vector<Counters> by_category;
   Counters unclassified;
+  std::array<Counter*, 2> unparseable{};  // by mode_index
+  std::vector<std::string> rule_where;    // "file:line" of each cookie rule, for the audit
   const Counters& of(std::optional<CategoryId> category) const {
     return category ? by_category[*category] : unclassified;
+  }
+  const std::string& where(const Policy& policy, const policies::CookieRule& rule) const {
+    return rule_where[static_cast<std::size_t>(&rule - policy.cookies.rules.data())];
   }
 };
 
@@ -135,10 +173,10 @@ CookiePolicyFilter::CookiePolicyFilter(MetricsRegistry& metrics, const PublicSuf
 
 CookiePolicyFilter::~CookiePolicyFilter() = default;
 
-std::shared_ptr<const CookiePolicyFilter::CounterTable> CookiePolicyFilter::counters_for(
+std::shared_ptr<const CookiePolicyFilter::PolicyTables> CookiePolicyFilter::tables_for(
     const std::shared_ptr<const void>& policy_snapshot) {
-  std::lock_guard lock(counters_mutex_);
-  if (counters_ && counters_->policy == policy_snapshot) return counters_;
+  std::lock_guard lock(tables_mutex_);
+  if (tables_ && tables_->policy == policy_snapshot) return tables_;
   const auto& policy = *std::static_pointer_cast<const Policy>(policy_snapshot);
   const auto resolve = [&](std::string_view category) {
     Counters counters;
@@ -152,57 +190,59 @@ std::shared_ptr<const CookiePolicyFilter::CounterTable> CookiePolicyFilter::coun
     }
     return counters;
   };
-  auto table = std::make_shared<CounterTable>();
-  table->policy = policy_snapshot;
+  auto tables = std::make_shared<PolicyTables>();
+  tables->policy = policy_snapshot;
   for (const auto& category : policy.consent.categories) {
-    table->by_category.push_back(resolve(category.name));
+    tables->by_category.push_back(resolve(category.name));
   }
-  table->unclassified = resolve(kUnclassified);
-  counters_ = std::move(table);
-  return counters_;
+  tables->unclassified = resolve(kUnclassified);
+  for (Mode mode : {Mode::enforce, Mode::report_only}) {
+    tables->unparseable[mode_index(mode)] = &unparseable_.with({policies::to_string(mode)});
+  }
+  for (const auto& rule : policy.cookies.rules) tables->rule_where.push_back(to_string(rule.where));
+  tables_ = std::move(tables);
+  return tables_;
 }
 
-void CookiePolicyFilter::on_request(Exchange& exchange) {
-  if (!exchange.policy) return;
-  auto state = std::make_shared<CookieState>();
+std::shared_ptr<CookiePolicyFilter::ExchangeState> CookiePolicyFilter::read_request(
+    Exchange& exchange, bool forwarding) {
+  auto state = std::make_shared<ExchangeState>();
   state->policy = std::static_pointer_cast<const Policy>(exchange.policy);
   const Policy& policy = *state->policy;
-  const auto counters = counters_for(exchange.policy);
-  state->counters = counters;
+  const auto tables = tables_for(exchange.policy);
+  state->tables = tables;
   RequestHead& request = exchange.request;
 
   state->host = normalise_host(view(request[http::field::host]));
   state->mode = policy.mode_for_path(request_path(view(request.target())));
   const bool enforce = state->mode == Mode::enforce;
 
-  std::vector<CookiePair> cookies;
-  const auto [first_cookie, end_cookie] = request.equal_range(http::field::cookie);
-  for (auto field = first_cookie; field != end_cookie; ++field) {
-    policies::CookieHeaderReader reader(view(field->value()));
-    for (CookiePair pair; reader.next(pair);) cookies.push_back(pair);
-  }
+  const std::vector<CookiePair> cookies = request_cookies(request);
   const bool sec_gpc = trim(view(request["Sec-GPC"])) == "1";
   state->consent = policies::read_consent_state(policy, cookies, sec_gpc);
+  if (cookies.empty()) return state;
 
   std::vector<CookiePair> forwarded;
   forwarded.reserve(cookies.size());
   const auto now = std::chrono::system_clock::now();
   for (const CookiePair& cookie : cookies) {
-    const auto decision = policies::decide_request_cookie(policy, cookie.name, state->consent,
-                                                          state->host, state->mode);
-    counters->of(decision.category).seen[kFromRequest]->inc();
+    const auto decision = policies::decide_request_cookie(
+        policy, cookie.name, state->consent, state->host, state->mode, policies::Reasons::omit);
+    tables->of(decision.category).seen[kFromRequest]->inc();
+    const bool expire =
+        decision.action == RequestCookieAction::expire && !is_own_cookie(policy, cookie.name);
     if (audit_ != nullptr) {
       const std::string generalised =
           decision.rule ? std::string() : generalise_cookie_name(cookie.name);
-      const std::string rule_where = decision.rule ? to_string(decision.rule->where) : "";
       CookieObservation observation;
       observation.name_pattern =
           decision.rule ? std::string_view(decision.rule->pattern) : std::string_view(generalised);
       observation.domain = state->host;
       observation.category =
           decision.category ? std::string_view(policy.category_name(*decision.category)) : "";
-      observation.rule = rule_where;
-      observation.expired = enforce && decision.action == RequestCookieAction::expire;
+      observation.rule = decision.rule ? std::string_view(tables->where(policy, *decision.rule))
+                                       : std::string_view();
+      observation.expired = enforce && expire;
       observation.violations[static_cast<std::size_t>(CookieViolation::unclassified)] =
           decision.rule == nullptr;
       observation.violations[static_cast<std::size_t>(CookieViolation::set_before_consent)] =
@@ -210,54 +250,94 @@ void CookiePolicyFilter::on_request(Exchange& exchange) {
       observation.when = now;
       audit_->record(observation);
     }
-    if (decision.action != RequestCookieAction::expire ||
-        is_own_consent_cookie(policy, cookie.name)) {
-      forwarded.push_back(cookie);
-      continue;
-    }
-    const bool listed = std::any_of(state->withdrawn.begin(), state->withdrawn.end(),
-                                    [&](const auto& entry) { return entry.first == cookie.name; });
-    if (!listed) state->withdrawn.emplace_back(std::string(cookie.name), decision.category);
-    if (!enforce) forwarded.push_back(cookie);
+    if (expire) state->withdraw(cookie.name, decision.category);
+    if (!expire || !enforce) forwarded.push_back(cookie);
   }
-  if (forwarded.size() != cookies.size()) {
+  if (forwarding && forwarded.size() != cookies.size()) {
     std::string header = policies::serialize_cookie_header(forwarded);
     request.erase(http::field::cookie);
     if (!header.empty()) request.set(http::field::cookie, header);
   }
-  exchange.state_for(*this) = std::move(state);
+  return state;
+}
+
+void CookiePolicyFilter::on_request(Exchange& exchange) {
+  if (!exchange.policy) return;
+  exchange.state_for(*this) = read_request(exchange, true);
+}
+
+// The consent a response records (a consent POST's answer, or an origin setting veil's consent
+// cookie) governs that very response: its Set-Cookies are decided under it, and the request's
+// cookies it no longer grants are expired now rather than on the next page.
+void CookiePolicyFilter::adopt_recorded_consent(Exchange& exchange, ExchangeState& state) {
+  const Policy& policy = *state.policy;
+  const auto [first, end] = exchange.response.equal_range(http::field::set_cookie);
+  const bool sets_consent = std::any_of(first, end, [&](const auto& field) {
+    return set_cookie_name(view(field.value())) == policy.consent.cookie_name;
+  });
+  if (!sets_consent) return;
+  auto recorded = consent_set_by_response(policy, exchange.response);
+  if (!recorded) return;
+  state.consent = std::move(*recorded);
+  // The request's cookies: those forwarded upstream are still in its Cookie header, those
+  // stripped are in `withdrawn`.
+  auto previously_withdrawn = std::move(state.withdrawn);
+  state.withdrawn.clear();
+  const auto reconsider = [&](std::string_view name) {
+    if (is_own_cookie(policy, name)) return;
+    const auto decision = policies::decide_request_cookie(policy, name, state.consent, state.host,
+                                                          state.mode, policies::Reasons::omit);
+    if (decision.action == RequestCookieAction::expire) state.withdraw(name, decision.category);
+  };
+  for (const auto& entry : previously_withdrawn) reconsider(entry.first);
+  for (const CookiePair& cookie : request_cookies(exchange.request)) reconsider(cookie.name);
 }
 
 void CookiePolicyFilter::on_response_head(Exchange& exchange) {
-  const auto state = std::static_pointer_cast<CookieState>(exchange.state_for(*this));
-  if (!state) return;
-  const Policy& policy = *state->policy;
-  const auto counters = std::static_pointer_cast<const CounterTable>(state->counters);
+  auto state_pointer = std::static_pointer_cast<ExchangeState>(exchange.state_for(*this));
+  // A response answered inside the proxy (the consent endpoints) skipped on_request.
+  if (!state_pointer && exchange.policy && exchange.local_handler) {
+    state_pointer = read_request(exchange, false);
+  }
+  if (!state_pointer) return;
+  ExchangeState& state = *state_pointer;
+  adopt_recorded_consent(exchange, state);
+  const Policy& policy = *state.policy;
+  const PolicyTables* tables = state.tables.get();
   ResponseHead& response = exchange.response;
-  const bool enforce = state->mode == Mode::enforce;
-  const std::size_t mode = mode_index(state->mode);
+  const auto [first_set_cookie, end_set_cookie] = response.equal_range(http::field::set_cookie);
+  if (first_set_cookie == end_set_cookie && state.withdrawn.empty()) return;
+
+  const bool enforce = state.mode == Mode::enforce;
+  const std::size_t mode = mode_index(state.mode);
   const auto now = std::chrono::system_clock::now();
 
   policies::ResponseContext context;
-  context.request_host = state->host;
+  context.request_host = state.host;
   context.response_date = policies::parse_http_date(view(response[http::field::date]))
                               .value_or(std::chrono::floor<std::chrono::seconds>(now));
   context.tls = exchange.tls;
-  context.mode = state->mode;
+  context.mode = state.mode;
 
-  std::vector<std::string> set_cookies;  // as they will be sent
-  std::vector<std::string> kept_names;
+  // The Set-Cookies as they will be sent: the original text, or a replacement.
+  struct Outgoing {
+    std::string_view original;
+    std::string replacement;
+  };
+  std::vector<Outgoing> outgoing;
+  std::vector<ResponseHead::const_iterator> originals;
+  std::vector<std::string_view> kept_names;  // views into the original fields
   bool changed = false;
-  const auto [first_set_cookie, end_set_cookie] = response.equal_range(http::field::set_cookie);
   for (auto field = first_set_cookie; field != end_set_cookie; ++field) {
+    originals.push_back(field);
     const std::string_view header = view(field->value());
     auto parsed = policies::parse_set_cookie(header);
     if (!parsed.cookie) {
-      unparseable_.with({policies::to_string(state->mode)}).inc();
+      tables->unparseable[mode]->inc();
       if (audit_ != nullptr) {
         CookieObservation observation;
         observation.name_pattern = kUnparseable;
-        observation.domain = state->host;
+        observation.domain = state.host;
         observation.from_set_cookie = true;
         observation.removed = enforce;
         observation.violations[static_cast<std::size_t>(CookieViolation::unparseable)] = true;
@@ -267,29 +347,29 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
       if (enforce) {
         changed = true;
       } else {
-        set_cookies.emplace_back(header);
+        outgoing.push_back({header, {}});
       }
       continue;
     }
     const policies::SetCookie& cookie = *parsed.cookie;
-    auto decision = policies::decide_set_cookie(policy, cookie, state->consent, context);
-    if (decision.action == CookieAction::remove && is_own_consent_cookie(policy, cookie.name())) {
+    auto decision = policies::decide_set_cookie(policy, cookie, state.consent, context,
+                                                policies::Reasons::omit);
+    if (decision.action == CookieAction::remove && is_own_cookie(policy, cookie.name())) {
       decision.action = CookieAction::keep;
     }
-    const Counters& category_counters = counters->of(decision.category);
+    const Counters& category_counters = tables->of(decision.category);
     category_counters.seen[kFromSetCookie]->inc();
     if (audit_ != nullptr && !decision.deletion) {
       const policies::CookieRule* rule = decision.rule;
       const std::string generalised = rule ? std::string() : generalise_cookie_name(cookie.name());
-      const std::string rule_where = rule ? to_string(rule->where) : "";
       CookieObservation observation;
       observation.name_pattern =
           rule ? std::string_view(rule->pattern) : std::string_view(generalised);
-      observation.domain = cookie.domain() ? std::string_view(*cookie.domain()) : state->host;
+      observation.domain = cookie.domain() ? std::string_view(*cookie.domain()) : state.host;
       observation.path = cookie.path() ? std::string_view(*cookie.path()) : "/";
       observation.category =
           decision.category ? std::string_view(policy.category_name(*decision.category)) : "";
-      observation.rule = rule_where;
+      observation.rule = rule ? std::string_view(tables->where(policy, *rule)) : "";
       observation.from_set_cookie = true;
       observation.requested_lifetime = decision.requested_lifetime;
       observation.enforced_lifetime = decision.enforced_lifetime;
@@ -316,52 +396,57 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
     }
     switch (decision.action) {
       case CookieAction::keep:
-        set_cookies.emplace_back(header);
-        kept_names.push_back(cookie.name());
+        outgoing.push_back({header, {}});
+        kept_names.push_back(set_cookie_name(header));
         break;
       case CookieAction::remove:
         category_counters.removed[mode]->inc();
         if (enforce) {
           changed = true;
         } else {
-          set_cookies.emplace_back(header);
+          outgoing.push_back({header, {}});
         }
         break;
       case CookieAction::rewrite:
         category_counters.capped[mode]->inc();
-        kept_names.push_back(cookie.name());
+        kept_names.push_back(set_cookie_name(header));
         if (enforce) {
-          set_cookies.push_back(decision.rewritten->serialize());
+          outgoing.push_back({{}, decision.rewritten->serialize()});
           changed = true;
         } else {
-          set_cookies.emplace_back(header);
+          outgoing.push_back({header, {}});
         }
         break;
     }
   }
 
   std::size_t expired = 0;
-  for (const auto& [name, category] : state->withdrawn) {
+  for (const auto& [name, category] : state.withdrawn) {
     if (expired == kMaxExpiredPerResponse) break;
     // The origin has just set it again, and the policy let that through.
     if (std::find(kept_names.begin(), kept_names.end(), name) != kept_names.end()) continue;
     auto host_only = policies::build_deletion_set_cookie(name, {});
     if (!host_only) continue;  // a name no Set-Cookie can carry
     ++expired;
-    counters->of(category).expired[mode]->inc();
+    tables->of(category).expired[mode]->inc();
     if (!enforce) continue;
-    set_cookies.push_back(std::move(*host_only));
-    for (const std::string_view domain : suffixes_.cookie_domains(state->host)) {
+    outgoing.push_back({{}, std::move(*host_only)});
+    for (const std::string_view domain : suffixes_.cookie_domains(state.host)) {
       if (auto deletion = policies::build_deletion_set_cookie(name, domain)) {
-        set_cookies.push_back(std::move(*deletion));
+        outgoing.push_back({{}, std::move(*deletion)});
       }
     }
     changed = true;
   }
 
   if (!changed) return;
-  response.erase(http::field::set_cookie);
-  for (const auto& set_cookie : set_cookies) response.insert(http::field::set_cookie, set_cookie);
+  // New fields first, from the originals' still-valid text, then the originals go: the order of
+  // the Set-Cookies is kept, and nothing is copied twice.
+  for (const auto& set_cookie : outgoing) {
+    response.insert(http::field::set_cookie,
+                    set_cookie.replacement.empty() ? set_cookie.original : set_cookie.replacement);
+  }
+  for (auto field : originals) response.erase(field);
   mark_private(response);
 }
 

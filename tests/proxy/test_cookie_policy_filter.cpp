@@ -6,8 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include "veil/policies/decisions.hpp"
 #include "veil/policies/loader.hpp"
 #include "veil/policies/set_cookie.hpp"
+#include "veil/proxy/consent_pages.hpp"
 #include "veil/proxy/cookie_audit.hpp"
 #include "veil/proxy/cookie_policy_filter.hpp"
 #include "veil/proxy/metrics.hpp"
@@ -355,4 +357,99 @@ TEST_CASE("the filter feeds the audit: server-set, sent by the browser, violatio
     CHECK(line.find("12345") == std::string::npos);
     CHECK(line.find("XYZ987") == std::string::npos);
   }
+}
+
+namespace {
+
+// The Set-Cookies veil's consent POST answers with, recording `granted` (category names).
+std::vector<std::string> consent_answer(const policies::Policy& policy,
+                                        std::vector<std::string> granted) {
+  const auto consent = policies::consent_for(policy, granted);
+  return consent_set_cookies(policy, consent.granted, ConsentSaved::saved, true, kResponseDate);
+}
+
+std::vector<std::pair<std::string, std::string>> deletions_in(
+    const std::vector<std::string>& values) {
+  std::vector<std::pair<std::string, std::string>> deleted;
+  for (const auto& value : values) {
+    const auto cookie = parsed(value);
+    if (cookie.is_deletion(kResponseDate)) {
+      deleted.emplace_back(cookie.name(), cookie.domain().value_or("(host-only)"));
+    }
+  }
+  std::sort(deleted.begin(), deleted.end());
+  return deleted;
+}
+
+}  // namespace
+
+TEST_CASE("withdrawing consent on veil's consent endpoint expires on that very response",
+          "[cookie_filter]") {
+  Harness harness;
+  // The Consent filter answers the POST locally, so this filter's on_request never runs.
+  harness.exchange = std::make_unique<Exchange>();
+  Exchange& post = *harness.exchange;
+  post.policy = harness.policy;
+  post.tls = true;
+  post.request.method(http::verb::post);
+  post.request.target("/_veil/consent");
+  post.request.set(http::field::host, "www.example.gov.uk");
+  post.request.set(http::field::cookie, std::string(kUsageGranted) +
+                                            "; _ga=GA1.2.3; lang=en; sid=s1; veil_consent_saved=x");
+  post.respond_locally([](const LocalRequest&) { return LocalResponse{}; });
+  post.response.result(http::status::see_other);
+  post.response.set(http::field::date, kDate);
+  const auto answer = consent_answer(*harness.policy, {"settings"});  // usage withdrawn
+  for (const auto& value : answer) post.response.insert(http::field::set_cookie, value);
+  harness.filter.on_response_head(post);
+
+  const auto values = harness.set_cookies();
+  // veil's own cookies pass untouched and first, in their order.
+  REQUIRE(values.size() > answer.size());
+  CHECK(std::vector<std::string>(values.begin(), values.begin() + answer.size()) == answer);
+  // _ga (usage) goes now; lang (settings, still granted) and sid (essential) stay; veil's
+  // confirmation flag is veil's own.
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"_ga", "(host-only)"}, {"_ga", "example.gov.uk"}, {"_ga", "www.example.gov.uk"}};
+  CHECK(deletions_in(values) == expected);
+  CHECK(harness.cache_control() == "private");
+  CHECK(has_line(harness.metrics.render(),
+                 R"(veil_cookies_expired_total{category="usage",mode="enforce"} 1)"));
+}
+
+TEST_CASE("a response recording consent is enforced under it, not under the request's",
+          "[cookie_filter]") {
+  Harness harness;
+  // An origin page that records a refusal of usage (veil's cookie format) while the request
+  // still carried the grant: its own _ga goes, and the _ga the request carried is expired.
+  auto answer = consent_answer(*harness.policy, {"settings"});
+  auto set_cookies = answer;
+  set_cookies.push_back("_ga=GA1.9.9; Max-Age=3600");
+  harness.run(std::string(kUsageGranted) + "; _ga=GA1.2.3", set_cookies);
+  CHECK(harness.upstream_cookie() == std::string(kUsageGranted) + "; _ga=GA1.2.3");
+  auto values = harness.set_cookies();
+  CHECK(std::vector<std::string>(values.begin(), values.begin() + answer.size()) == answer);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"_ga", "(host-only)"}, {"_ga", "example.gov.uk"}, {"_ga", "www.example.gov.uk"}};
+  CHECK(deletions_in(values) == expected);
+  CHECK(std::none_of(values.begin(), values.end(),
+                     [](const std::string& value) { return value.starts_with("_ga=GA1.9.9"); }));
+
+  // The other way round: a response granting usage keeps the request's _ga (already stripped
+  // upstream under the old refusal, but not expired in the browser) and its own _ga.
+  answer = consent_answer(*harness.policy, {"usage"});
+  set_cookies = answer;
+  set_cookies.push_back("_ga=GA1.9.9; Max-Age=3600");
+  harness.run(std::string(kUsageRefused) + "; _ga=GA1.2.3", set_cookies);
+  CHECK(harness.upstream_cookie() == kUsageRefused);
+  values = harness.set_cookies();
+  CHECK(deletions_in(values).empty());
+  CHECK(std::find(values.begin(), values.end(), "_ga=GA1.9.9; Max-Age=3600") != values.end());
+}
+
+TEST_CASE("veil's confirmation cookie is never stripped or expired", "[cookie_filter]") {
+  Harness harness;
+  harness.run(std::string(kUsageRefused) + "; veil_consent_saved=rejected", {});
+  CHECK(harness.upstream_cookie() == std::string(kUsageRefused) + "; veil_consent_saved=rejected");
+  CHECK(harness.set_cookies().empty());
 }

@@ -7,6 +7,9 @@
 // mode), removes Set-Cookies a browser could not parse, expires the withdrawn request cookies on
 // the host and every parent domain below the public suffix, and marks a changed response
 // `Cache-Control: private`. Report-only mode changes nothing and still counts and audits.
+// A response that records a new consent (the consent POST veil answers itself, or an origin
+// setting veil's consent cookie) is enforced under that consent: withdrawing a category expires
+// its cookies on that very response. veil's own cookies (consent, confirmation) always pass.
 //
 // Without a policy snapshot in Exchange::policy the filter does nothing.
 #pragma once
@@ -38,8 +41,13 @@ class CookiePolicyFilter final : public Filter {
 
  private:
   struct Counters;
-  struct CounterTable;
-  std::shared_ptr<const CounterTable> counters_for(const std::shared_ptr<const void>& policy);
+  struct PolicyTables;
+  struct ExchangeState;
+  std::shared_ptr<const PolicyTables> tables_for(const std::shared_ptr<const void>& policy);
+  // Consent and the verdict on each request cookie (counted, audited); with `forwarding`, the
+  // cookies withdrawn are stripped from the request sent upstream.
+  std::shared_ptr<ExchangeState> read_request(Exchange& exchange, bool forwarding);
+  void adopt_recorded_consent(Exchange& exchange, ExchangeState& state);
 
   const PublicSuffixList& suffixes_;
   CookieAudit* audit_;
@@ -48,9 +56,9 @@ class CookiePolicyFilter final : public Filter {
   Family<Counter>& capped_;
   Family<Counter>& expired_;
   Family<Counter>& unparseable_;
-  // The counters of the last policy snapshot seen, by category id (resolved once per snapshot).
-  std::mutex counters_mutex_;
-  std::shared_ptr<const CounterTable> counters_;
+  // The tables of the last policy snapshot seen (resolved once per snapshot).
+  std::mutex tables_mutex_;
+  std::shared_ptr<const PolicyTables> tables_;
 };
 
 }  // namespace veil::proxy
