@@ -416,6 +416,10 @@ class AccessLogSpaceTest(unittest.TestCase):
             self.assertTrue(wait_until(recovered, timeout=30, interval=0.2), proxy.stderr())
             self.assertGreater(lines(), written_before)
             self.assertIn("writing again after dropping", proxy.stderr())
+            # Every exchange's line was either written or counted as dropped.
+            exchanges = 20 + sent + marker
+            self.assertTrue(wait_until(lambda: lines() + dropped() == exchanges, timeout=15),
+                            f"{lines()} written + {dropped()} dropped != {exchanges} exchanges")
             with open(proxy.log_path, "rb") as f:
                 text = f.read()
             self.assertTrue(text.endswith(b"\n"))
