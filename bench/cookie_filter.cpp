@@ -4,7 +4,7 @@
 // origin sets 5 (a session cookie without Secure, a 30-day "remember me", a 2-year `_ga` on the
 // parent domain, `_gid`, a load-balancer cookie).
 //
-//   bench_cookie_filter [CPU seconds per case, default 2]
+//   bench_cookie_filter [CPU seconds per case, default 2] [accepted|rejected: that case only]
 //
 // Cases: "accepted" (the visitor accepted every category: cookies pass, lifetimes are capped,
 // attributes added) and "rejected" (analytics cookies stripped upstream, removed from the
@@ -114,7 +114,10 @@ int main(int argc, char** argv) {
   const PublicSuffixList suffixes = PublicSuffixList::parse("uk\ngov.uk\nco.uk\n");
 
   fmt::print("case\taudit\tfilter_ns_per_exchange\theads_ns_per_exchange\n");
+  const std::string_view only = argc > 2 ? argv[2] : "";
   for (std::string_view consent : {kAccepted, kRejected}) {
+    const std::string_view name = consent == kAccepted ? "accepted" : "rejected";
+    if (!only.empty() && only != name) continue;
     const std::string cookies = request_cookies(consent);
     const double heads = measure(nullptr, policy, cookies, seconds);
     for (bool with_audit : {false, true}) {
@@ -122,8 +125,7 @@ int main(int argc, char** argv) {
       CookieAudit audit;
       CookiePolicyFilter filter(metrics, suffixes, with_audit ? &audit : nullptr);
       const double total = measure(&filter, policy, cookies, seconds);
-      fmt::print("{}\t{}\t{:.0f}\t{:.0f}\n", consent == kAccepted ? "accepted" : "rejected",
-                 with_audit ? "on" : "off", total - heads, heads);
+      fmt::print("{}\t{}\t{:.0f}\t{:.0f}\n", name, with_audit ? "on" : "off", total - heads, heads);
     }
   }
   return 0;

@@ -319,18 +319,27 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
   context.tls = exchange.tls;
   context.mode = state.mode;
 
-  // The Set-Cookies as they will be sent: the original text, or a replacement.
+  // The Set-Cookies as they will be sent: an original field as it is, or a new text.
   struct Outgoing {
     std::string_view original;
     std::string replacement;
   };
+  struct Original {
+    ResponseHead::const_iterator field;
+    std::string_view name;
+    bool sent_as_is = false;
+  };
   std::vector<Outgoing> outgoing;
-  std::vector<ResponseHead::const_iterator> originals;
+  std::vector<Original> originals;
   std::vector<std::string_view> kept_names;  // views into the original fields
   bool changed = false;
+  const auto send_as_is = [&](std::string_view header) {
+    outgoing.push_back({header, {}});
+    originals.back().sent_as_is = true;
+  };
   for (auto field = first_set_cookie; field != end_set_cookie; ++field) {
-    originals.push_back(field);
     const std::string_view header = view(field->value());
+    originals.push_back({field, set_cookie_name(header)});
     auto parsed = policies::parse_set_cookie(header);
     if (!parsed.cookie) {
       tables->unparseable[mode]->inc();
@@ -347,7 +356,7 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
       if (enforce) {
         changed = true;
       } else {
-        outgoing.push_back({header, {}});
+        send_as_is(header);
       }
       continue;
     }
@@ -396,25 +405,25 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
     }
     switch (decision.action) {
       case CookieAction::keep:
-        outgoing.push_back({header, {}});
-        kept_names.push_back(set_cookie_name(header));
+        send_as_is(header);
+        kept_names.push_back(originals.back().name);
         break;
       case CookieAction::remove:
         category_counters.removed[mode]->inc();
         if (enforce) {
           changed = true;
         } else {
-          outgoing.push_back({header, {}});
+          send_as_is(header);
         }
         break;
       case CookieAction::rewrite:
         category_counters.capped[mode]->inc();
-        kept_names.push_back(set_cookie_name(header));
+        kept_names.push_back(originals.back().name);
         if (enforce) {
           outgoing.push_back({{}, decision.rewritten->serialize()});
           changed = true;
         } else {
-          outgoing.push_back({header, {}});
+          send_as_is(header);
         }
         break;
     }
@@ -440,13 +449,22 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
   }
 
   if (!changed) return;
-  // New fields first, from the originals' still-valid text, then the originals go: the order of
-  // the Set-Cookies is kept, and nothing is copied twice.
+  // Only Set-Cookies of the same name depend on their order (a later one replaces an earlier one
+  // with the same domain and path). With every name distinct, the fields sent as they are stay
+  // in place and the new texts follow; otherwise all are written again in order, the new fields
+  // first (from the originals' still-valid text), then the originals go.
+  const bool names_distinct = std::all_of(originals.begin(), originals.end(), [&](const auto& a) {
+    return std::count_if(originals.begin(), originals.end(),
+                         [&](const auto& b) { return b.name == a.name; }) == 1;
+  });
   for (const auto& set_cookie : outgoing) {
+    if (set_cookie.replacement.empty() && names_distinct) continue;
     response.insert(http::field::set_cookie,
                     set_cookie.replacement.empty() ? set_cookie.original : set_cookie.replacement);
   }
-  for (auto field : originals) response.erase(field);
+  for (const auto& original : originals) {
+    if (!original.sent_as_is || !names_distinct) response.erase(original.field);
+  }
   mark_private(response);
 }
 

@@ -453,3 +453,23 @@ TEST_CASE("veil's confirmation cookie is never stripped or expired", "[cookie_fi
   CHECK(harness.upstream_cookie() == std::string(kUsageRefused) + "; veil_consent_saved=rejected");
   CHECK(harness.set_cookies().empty());
 }
+
+TEST_CASE("Set-Cookies of one name keep their order when one of them changes", "[cookie_filter]") {
+  Harness harness;
+  // The rewritten sid must still come before the deletion that follows it, or the browser
+  // would end up with the cookie instead of without it.
+  harness.run(kUsageGranted, {"sid=a; Max-Age=999999", "_ga=1; Max-Age=60", "sid=; Max-Age=0"});
+  auto values = harness.set_cookies();
+  REQUIRE(values.size() == 3);
+  CHECK(parsed(values[0]).name() == "sid");
+  CHECK(parsed(values[0]).max_age() == 2 * 86400);
+  CHECK(values[1] == "_ga=1; Max-Age=60");
+  CHECK(values[2] == "sid=; Max-Age=0");
+
+  // With distinct names, what passes unchanged stays; the changed ones follow.
+  harness.run(kUsageGranted, {"sid=a; Max-Age=999999", "_ga=1; Max-Age=60", "unknown=1"});
+  values = harness.set_cookies();
+  REQUIRE(values.size() == 2);
+  CHECK(values[0] == "_ga=1; Max-Age=60");
+  CHECK(parsed(values[1]).max_age() == 2 * 86400);
+}
