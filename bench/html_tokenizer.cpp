@@ -2,23 +2,37 @@
 // pages of 10 KB to 1 MB (head scripts incl. a GTM snippet, navigation, many attributes, inline
 // SVG icons, YouTube iframes, images, forms, comments), fed in 4-16 KiB chunks.
 //
-//   bench_html_tokenizer [CPU seconds per case, default 2]
+//   bench_html_tokenizer [CPU seconds per case, default 2] [veil source directory]
 //
 // Cases: "rewrite" registers the usual tags (script, iframe, img, embed, object, link, source,
 // video, audio, body) and edits: scripts to googletagmanager.com made inert, YouTube iframes
 // replaced, a banner after <body>. "scan" registers nothing (tokenizer and pass-through only).
+//
+// Then the whole EmbedBlocker path as the proxy runs it per response (Consent, EmbedBlocker and
+// SecurityHeaders hooks: consent read, banner, CSP, headers; then the body transform) on a 100 KB
+// page made of demo/site/bins-and-recycling.html with its <main> repeated, under
+// policies/council-default.yaml: "filter-none" for a visitor with no decision (banner, every
+// embed blocked), "filter-all" for one who accepted everything (nothing to rewrite). The source
+// directory defaults to the first parent of this program's directory that holds demo/site.
 #include <fmt/core.h>
 
 #include <time.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "veil/policies/loader.hpp"
+#include "veil/proxy/consent_filter.hpp"
+#include "veil/proxy/embed_blocker.hpp"
 #include "veil/proxy/html_rewriter.hpp"
+#include "veil/proxy/security_headers.hpp"
 
 using namespace veil::proxy;
 
@@ -128,6 +142,16 @@ void register_usual_handlers(HtmlRewriter& rewriter) {
       "data-nosnippet>…</div>");
 }
 
+std::vector<std::size_t> random_chunks(std::size_t size, std::mt19937& random) {
+  std::uniform_int_distribution<std::size_t> chunk_size(4096, 16384);
+  std::vector<std::size_t> chunks;
+  for (std::size_t at = 0; at < size;) {
+    chunks.push_back(std::min(chunk_size(random), size - at));
+    at += chunks.back();
+  }
+  return chunks;
+}
+
 // CPU time of this thread: the machine running the bench is shared, wall time is not ours.
 double thread_cpu_seconds() {
   timespec now{};
@@ -143,13 +167,7 @@ struct Result {
 };
 
 Result measure(const std::string& page, bool rewrite, double seconds, std::mt19937& random) {
-  std::uniform_int_distribution<std::size_t> chunk_size(4096, 16384);
-  std::vector<std::size_t> chunks;
-  for (std::size_t at = 0; at < page.size();) {
-    const std::size_t size = std::min(chunk_size(random), page.size() - at);
-    chunks.push_back(size);
-    at += size;
-  }
+  const auto chunks = random_chunks(page.size(), random);
   std::string out;
   out.reserve(page.size() * 2);
   Result result{0, 0, 0, HtmlBailout::none};
@@ -179,6 +197,105 @@ Result measure(const std::string& page, bool rewrite, double seconds, std::mt199
   return result;
 }
 
+std::filesystem::path source_directory(int argc, char** argv) {
+  if (argc > 2) return argv[2];
+  for (auto dir = std::filesystem::canonical("/proc/self/exe").parent_path();
+       dir != dir.parent_path(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / "demo/site/bins-and-recycling.html")) return dir;
+  }
+  return std::filesystem::current_path();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The demo's bins page grown to `target_size` by repeating what is inside its <main>.
+std::string demo_page(const std::filesystem::path& source, std::size_t target_size) {
+  const std::string page = read_file(source / "demo/site/bins-and-recycling.html");
+  const auto main_begin = page.find('>', page.find("<main")) + 1;
+  const auto main_end = page.find("</main>");
+  const std::string_view inner = std::string_view(page).substr(main_begin, main_end - main_begin);
+  std::string grown = page.substr(0, main_begin);
+  while (grown.size() + (page.size() - main_end) < target_size) grown += inner;
+  grown += page.substr(main_end);
+  return grown;
+}
+
+// One response through the filters the way the proxy's core calls them.
+struct FilterChain {
+  std::shared_ptr<const veil::policies::Policy> policy;
+  MetricsRegistry metrics;
+  ConsentFilter consent{"2026-11-23"};
+  EmbedBlocker blocker{consent, metrics};
+  SecurityHeaders security{consent};
+
+  std::size_t run(std::string_view cookie, std::string_view page,
+                  const std::vector<std::size_t>& chunks, std::string& out) {
+    namespace http = boost::beast::http;
+    Exchange exchange;
+    exchange.policy = policy;
+    exchange.request.method(http::verb::get);
+    exchange.request.target("/bins-and-recycling?postcode=EB1+4QT");
+    exchange.request.set(http::field::host, "www.eastbrook.gov.uk");
+    exchange.request.set(http::field::cookie, cookie);
+    consent.on_request(exchange);
+    blocker.on_request(exchange);
+    security.on_request(exchange);
+    exchange.response.result(http::status::ok);
+    exchange.response.set(http::field::content_type, "text/html; charset=utf-8");
+    exchange.response.set(http::field::content_length, std::to_string(page.size()));
+    consent.on_response_head(exchange);
+    blocker.on_response_head(exchange);
+    security.on_response_head(exchange);
+    auto transform = blocker.response_body_transform(exchange);
+    std::size_t at = 0;
+    for (std::size_t size : chunks) {
+      transform->transform(page.substr(at, size), out);
+      at += size;
+    }
+    transform->finish(out);
+    return exchange.response["Content-Security-Policy"].size();
+  }
+};
+
+void measure_filter(const std::filesystem::path& source, double seconds, std::mt19937& random) {
+  FilterChain chain;
+  const auto loaded =
+      veil::policies::load_policy((source / "policies/council-default.yaml").string());
+  if (!loaded.policy) throw std::runtime_error("cannot load policies/council-default.yaml");
+  chain.policy = loaded.policy;
+  const std::string page = demo_page(source, 100'000);
+  const auto chunks = random_chunks(page.size(), random);
+  const std::pair<std::string_view, std::string_view> visitors[] = {
+      {"filter-none", "_ga=GA1.1.1234.5678"},
+      {"filter-all",
+       R"(cookies_policy={"essential":true,"settings":true,"usage":true,"campaigns":true}; )"
+       "cookies_preferences_set=true"},
+  };
+  for (const auto& [name, cookie] : visitors) {
+    std::string out;
+    out.reserve(page.size() * 2);
+    std::size_t pages = 0;
+    const double cpu_start = thread_cpu_seconds();
+    double elapsed = 0;
+    do {
+      out.clear();
+      if (chain.run(cookie, page, chunks, out) == 0) throw std::runtime_error("no CSP sent");
+      ++pages;
+      elapsed = thread_cpu_seconds() - cpu_start;
+    } while (elapsed < seconds);
+    const double bytes = static_cast<double>(pages * page.size());
+    fmt::print("{:>8}B {:>12} {:>10.0f} {:>14.1f} {:>8.3f}\n", page.size(), name,
+               bytes / 1e6 / elapsed, elapsed / static_cast<double>(pages) * 1e6,
+               static_cast<double>(out.size()) / static_cast<double>(page.size()));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -200,5 +317,8 @@ int main(int argc, char** argv) {
     }
   }
   fmt::print("slowest rewrite: {:.0f} MB/s per CPU second (target >= 500)\n", slowest);
+  fmt::print("\n{:>9} {:>12} {:>10} {:>14} {:>8}\n", "page", "case", "MB/s (cpu)", "CPU us/page",
+             "out/in");
+  measure_filter(source_directory(argc, argv), seconds, random);
   return 0;
 }

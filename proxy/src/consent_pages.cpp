@@ -175,13 +175,6 @@ void append_button(std::string& out, std::string_view action, std::string_view l
   out += "</button>";
 }
 
-std::string settings_link(const Policy& policy, std::string_view return_path) {
-  std::string link = consent_endpoint(policy);
-  link += "?return=";
-  append_query_encoded(link, return_path);
-  return link;
-}
-
 bool only_always_on(const Policy& policy, CategorySet granted) {
   for (std::size_t id = 0; id < policy.consent.categories.size(); ++id) {
     const auto category = static_cast<CategoryId>(id);
@@ -517,19 +510,29 @@ LocalResponse gpc_json_response(std::string_view last_update) {
   return response;
 }
 
-std::string consent_banner_html(const Policy& policy, const ConsentState& consent,
-                                ConsentSaved saved, std::string_view return_path) {
+ConsentBannerTemplate::ConsentBannerTemplate(const Policy& policy, const ConsentState& consent,
+                                             ConsentSaved saved) {
   const auto& texts = policy.consent.banner;
   const bool ask = !consent.decided || (consent.gpc && saved == ConsentSaved::none);
-  if (!ask && saved == ConsentSaved::none) return {};
-  return_path = safe_return_path(return_path);
+  if (!ask && saved == ConsentSaved::none) return;
 
   std::string html =
       "<div class=\"veil-cookie-banner\" data-nosnippet role=\"region\" aria-label=\"";
   append_html_escaped(html, heading(policy));
   html += "\">";
   html += kBannerStyle;
-  append_form_start(html, policy, return_path);
+  html += "<form method=\"post\" action=\"";
+  append_html_escaped(html, consent_endpoint(policy));
+  html += "\"><input type=\"hidden\" name=\"return\" value=\"";
+  before_return_ = std::move(html);
+  html = "\">";
+  const auto settings_link_start = [&] {
+    html += "<a href=\"";
+    append_html_escaped(html, consent_endpoint(policy));
+    html += "?return=";
+    before_link_return_ = std::move(html);
+    html = "\">";
+  };
   if (saved != ConsentSaved::none) {
     html += "<p role=\"status\">";
     if (saved == ConsentSaved::accepted) {
@@ -539,9 +542,8 @@ std::string consent_banner_html(const Policy& policy, const ConsentState& consen
     } else {
       append_text(html, "You've saved your cookie settings. You can change them at any time.");
     }
-    html += " <a href=\"";
-    append_html_escaped(html, settings_link(policy, return_path));
-    html += "\">";
+    html += " ";
+    settings_link_start();
     append_text(html, "Change your cookie settings");
     html += "</a></p>";
     append_button(html, "hide", texts.hide);
@@ -559,13 +561,28 @@ std::string consent_banner_html(const Policy& policy, const ConsentState& consen
     html += "</p>";
     append_button(html, "accept", texts.accept);
     append_button(html, "reject", texts.reject);
-    html += "<a href=\"";
-    append_html_escaped(html, settings_link(policy, return_path));
-    html += "\">";
+    settings_link_start();
     append_text(html, texts.view_cookies);
     html += "</a>";
   }
   html += "</form></div>";
+  after_link_return_ = std::move(html);
+}
+
+void ConsentBannerTemplate::render(std::string_view return_path, std::string& out) const {
+  if (empty()) return;
+  return_path = safe_return_path(return_path);
+  out += before_return_;
+  append_html_escaped(out, return_path);
+  out += before_link_return_;
+  append_query_encoded(out, return_path);  // only characters that need no HTML escaping
+  out += after_link_return_;
+}
+
+std::string consent_banner_html(const Policy& policy, const ConsentState& consent,
+                                ConsentSaved saved, std::string_view return_path) {
+  std::string html;
+  ConsentBannerTemplate(policy, consent, saved).render(return_path, html);
   return html;
 }
 

@@ -5,7 +5,9 @@
 #include <string>
 #include <string_view>
 
+#include "consent_cache.hpp"
 #include "veil/policies/set_cookie.hpp"
+#include "veil/proxy/consent_pages.hpp"
 #include "veil/proxy/embed_blocker_html.hpp"
 #include "veil/proxy/gzip_codec.hpp"
 #include "veil/proxy/security_headers.hpp"
@@ -190,8 +192,23 @@ std::string_view target_of(const Exchange& exchange) {
 
 }  // namespace
 
+struct EmbedBlocker::Banners {
+  // What the banner depends on (ConsentBannerTemplate).
+  struct Key {
+    bool decided;
+    bool gpc;
+    ConsentSaved saved;
+    bool operator==(const Key&) const = default;
+  };
+  ConsentCache<Key, ConsentBannerTemplate> templates;
+};
+
 EmbedBlocker::EmbedBlocker(const ConsentFilter& consent, MetricsRegistry& registry)
-    : consent_(consent), counters_(std::make_shared<Counters>(registry)) {}
+    : consent_(consent),
+      counters_(std::make_shared<Counters>(registry)),
+      banners_(std::make_unique<Banners>()) {}
+
+EmbedBlocker::~EmbedBlocker() = default;
 
 void EmbedBlocker::on_request(Exchange& exchange) {
   const auto policy = exchange_policy(exchange);
@@ -234,7 +251,10 @@ void EmbedBlocker::on_response_head(Exchange& exchange) {
   settings.return_path = std::string(safe_return_path(target_of(exchange)));
   if (state->enforce) {
     const auto saved = consent_.confirmation_of(exchange);
-    settings.banner_html = consent_banner_html(*policy, *consent, saved, settings.return_path);
+    const auto banner =
+        banners_->templates.get(policy, Banners::Key{consent->decided, consent->gpc, saved},
+                                [&] { return ConsentBannerTemplate(*policy, *consent, saved); });
+    banner->render(settings.return_path, settings.banner_html);
     if (saved != ConsentSaved::none) {
       if (auto expire = policies::build_deletion_set_cookie(kConsentSavedCookie, "")) {
         response.insert(http::field::set_cookie, *expire);

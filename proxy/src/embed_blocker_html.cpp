@@ -1,5 +1,6 @@
 #include "veil/proxy/embed_blocker_html.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -19,6 +20,14 @@ int hex_value(char c) {
   c = lower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
+}
+
+bool iequals(std::string_view text, std::string_view lower_case) {
+  if (text.size() != lower_case.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (lower(text[i]) != lower_case[i]) return false;
+  }
+  return true;
 }
 
 bool is_ascii_whitespace(char c) {
@@ -78,25 +87,33 @@ std::optional<std::string> url_host(std::string_view url) {
   // The URL parser drops leading/trailing C0 controls and spaces, and tabs/newlines anywhere.
   url = trim(url);
   std::string cleaned;
-  cleaned.reserve(url.size());
-  for (char c : url) {
-    if (c != '\t' && c != '\n' && c != '\r') cleaned += c;
+  if (std::any_of(url.begin(), url.end(),
+                  [](char c) { return c == '\t' || c == '\n' || c == '\r'; })) {
+    for (char c : url) {
+      if (c != '\t' && c != '\n' && c != '\r') cleaned += c;
+    }
+    url = cleaned;
   }
-  std::string_view rest = cleaned;
   auto is_slash = [](char c) { return c == '/' || c == '\\'; };
+  std::string_view rest = url;
   if (rest.size() >= 2 && is_slash(rest[0]) && is_slash(rest[1])) {
     rest.remove_prefix(2);
   } else {
     const auto colon = rest.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
-    std::string scheme;
-    for (char c : rest.substr(0, colon)) scheme += lower(c);
-    if (scheme != "http" && scheme != "https") return std::nullopt;
+    if (!iequals(rest.substr(0, colon), "http") && !iequals(rest.substr(0, colon), "https")) {
+      return std::nullopt;
+    }
     rest.remove_prefix(colon + 1);
     // "https:/host", "https:\\host" and "https:host" all reach `host` from another origin.
     while (!rest.empty() && is_slash(rest.front())) rest.remove_prefix(1);
   }
-  auto authority = rest.substr(0, rest.find_first_of("/\\?#"));
+  std::size_t authority_end = 0;
+  while (authority_end < rest.size() && !is_slash(rest[authority_end]) &&
+         rest[authority_end] != '?' && rest[authority_end] != '#') {
+    ++authority_end;
+  }
+  auto authority = rest.substr(0, authority_end);
   if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
     authority.remove_prefix(at + 1);
   }
@@ -107,6 +124,7 @@ std::optional<std::string> url_host(std::string_view url) {
         authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
   } else {
     authority = authority.substr(0, authority.find(':'));
+    host.reserve(authority.size());
     for (std::size_t i = 0; i < authority.size(); ++i) {
       if (authority[i] == '%' && i + 2 < authority.size() && hex_value(authority[i + 1]) >= 0 &&
           hex_value(authority[i + 2]) >= 0) {

@@ -1,5 +1,6 @@
 #include "veil/proxy/html_rewriter.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace veil::proxy {
@@ -7,6 +8,14 @@ namespace {
 
 char to_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+}
+
+bool is_escaped(char c) {
+  return c == '&' || c == '<' || c == '>' || c == '"' || c == '\'';
+}
+
+bool needs_decoding(char c) {
+  return c == '&' || c == '\r' || c == '\0';
 }
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
@@ -42,8 +51,12 @@ void append_attribute(std::string& out, std::string_view name, std::string_view 
 }  // namespace
 
 void append_html_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
+  while (!text.empty()) {
+    std::size_t special = 0;
+    while (special < text.size() && !is_escaped(text[special])) ++special;
+    out.append(text.substr(0, special));
+    if (special == text.size()) return;
+    switch (text[special]) {
       case '&':
         out += "&amp;";
         break;
@@ -56,12 +69,11 @@ void append_html_escaped(std::string& out, std::string_view text) {
       case '"':
         out += "&quot;";
         break;
-      case '\'':
+      default:
         out += "&#39;";
         break;
-      default:
-        out += c;
     }
+    text.remove_prefix(special + 1);
   }
 }
 
@@ -73,8 +85,19 @@ std::string html_escaped(std::string_view text) {
 }
 
 std::optional<std::string_view> HtmlElement::attribute(std::string_view name) const {
-  for (const HtmlAttribute& attribute : attributes_) {
-    if (equals_ignoring_case(attribute.name, name)) return attribute.value;
+  const std::string_view raw(raw_);
+  for (std::size_t i = 0; i < spans_.size(); ++i) {
+    const HtmlAttributeSpan& span = spans_[i];
+    if (!equals_ignoring_case(raw.substr(span.name_begin, span.name_end - span.name_begin), name)) {
+      continue;
+    }
+    const auto value = raw.substr(span.value_begin, span.value_end - span.value_begin);
+    if (std::none_of(value.begin(), value.end(), needs_decoding)) return value;
+    if (!decoded_[i]) {
+      decode_html_attribute_value(value, decoded_values_[i]);
+      decoded_[i] = true;
+    }
+    return decoded_values_[i];
   }
   return std::nullopt;
 }
@@ -104,35 +127,9 @@ void HtmlElement::load(const HtmlTagToken& token) {
   name_end_ = token.name_end;
   spans_.assign(token.attributes.begin(), token.attributes.end());
 
-  // Decode every name and value into one buffer first, then point the views into it.
-  decoded_.clear();
-  std::vector<std::size_t>& bounds = decoded_bounds_;
-  bounds.clear();
-  for (const HtmlAttributeSpan& span : spans_) {
-    for (char c : std::string_view(raw_).substr(span.name_begin, span.name_end - span.name_begin)) {
-      if (c == '\0') {
-        decoded_ += "\xEF\xBF\xBD";
-      } else {
-        decoded_ += to_lower(c);
-      }
-    }
-    bounds.push_back(decoded_.size());
-    decode_html_attribute_value(
-        std::string_view(raw_).substr(span.value_begin, span.value_end - span.value_begin),
-        decoded_);
-    bounds.push_back(decoded_.size());
-  }
-  attributes_.clear();
-  std::size_t begin = 0;
-  for (std::size_t i = 0; i < spans_.size(); ++i) {
-    const std::string_view all(decoded_);
-    const std::size_t name_end = bounds[2 * i];
-    const std::size_t value_end = bounds[2 * i + 1];
-    attributes_.push_back(HtmlAttribute{all.substr(begin, name_end - begin),
-                                        all.substr(name_end, value_end - name_end),
-                                        spans_[i].has_value});
-    begin = value_end;
-  }
+  if (decoded_values_.size() < spans_.size()) decoded_values_.resize(spans_.size());
+  for (std::size_t i = 0; i < spans_.size(); ++i) decoded_values_[i].clear();
+  decoded_.assign(spans_.size(), false);
 
   has_content_ = false;
   content_complete_ = false;
@@ -158,15 +155,16 @@ void HtmlElement::render_start_tag(std::string& out) const {
   }
   std::size_t copied = name_end_;
   std::vector<bool> written(changes_.size(), false);
-  for (std::size_t i = 0; i < spans_.size(); ++i) {
+  for (const HtmlAttributeSpan& span : spans_) {
+    const auto name = raw.substr(span.name_begin, span.name_end - span.name_begin);
     for (std::size_t c = 0; c < changes_.size(); ++c) {
-      if (changes_[c].name != attributes_[i].name) continue;
+      if (!equals_ignoring_case(name, changes_[c].name)) continue;
       // The edit (offset, length, replacement): the whole attribute, quotes included.
-      out += raw.substr(copied, spans_[i].name_begin - copied);
+      out += raw.substr(copied, span.name_begin - copied);
       if (changes_[c].value && !written[c])
         append_attribute(out, changes_[c].name, *changes_[c].value);
       written[c] = true;
-      copied = spans_[i].end();
+      copied = span.end();
       break;
     }
   }

@@ -56,6 +56,16 @@ void append_name_char(std::string& name, char c) {
   }
 }
 
+void append_name(std::string& name, std::string_view run) {
+  if (std::memchr(run.data(), '\0', run.size()) != nullptr) {
+    for (char c : run) append_name_char(name, c);
+    return;
+  }
+  const std::size_t old_size = name.size();
+  name.append(run.substr(0, kMaxNameLength - std::min(kMaxNameLength, old_size)));
+  for (std::size_t i = old_size; i < name.size(); ++i) name[i] = to_lower(name[i]);
+}
+
 bool contains_name(std::span<const std::string_view> sorted, std::string_view name) {
   return std::binary_search(sorted.begin(), sorted.end(), name);
 }
@@ -316,6 +326,14 @@ std::string_view to_string(HtmlBailout reason) {
 void decode_html_attribute_value(std::string_view raw, std::string& out) {
   std::size_t i = 0;
   while (i < raw.size()) {
+    std::size_t plain_end = i;
+    while (plain_end < raw.size() && raw[plain_end] != '&' && raw[plain_end] != '\r' &&
+           raw[plain_end] != '\0') {
+      ++plain_end;
+    }
+    out.append(raw.substr(i, plain_end - i));
+    i = plain_end;
+    if (i == raw.size()) break;
     const char c = raw[i];
     if (c == '&' && i + 1 < raw.size() && raw[i + 1] == '#') {
       const std::size_t consumed = decode_numeric_reference(raw, i, out);
@@ -342,11 +360,8 @@ void decode_html_attribute_value(std::string_view raw, std::string& out) {
     } else if (c == '\r') {
       out += '\n';
       i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
-    } else if (c == '\0') {
+    } else {  // NUL
       out += kReplacementCharacter;
-      ++i;
-    } else {
-      out += c;
       ++i;
     }
   }
@@ -688,6 +703,191 @@ void HtmlTokenizer::finish_markup_declaration(std::size_t at) {
   }
 }
 
+// The states inside a tag after its name, in one tight loop with the state in a register: until
+// the tag ends (finish_tag picks the next state) or the window does (the state waits for the next
+// chunk). Without Record this is the quote-aware skip over a tag nobody asked for.
+template <bool Record>
+std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
+  const char* const p = window_;
+  const std::size_t n = window_size_;
+  State state = state_;
+  while (pos < n) {
+    const char c = p[pos];
+    switch (state) {
+      case State::before_attribute_name:
+        if (is_whitespace(c)) {
+          ++pos;
+        } else if (c == '/') {
+          state = State::self_closing_start_tag;
+          ++pos;
+        } else if (c == '>') {
+          ++pos;
+          finish_tag(pos);
+          return pos;
+        } else {  // a leading '=' belongs to the name
+          if constexpr (Record) begin_attribute(pos);
+          state = State::attribute_name;
+          ++pos;
+        }
+        break;
+      case State::attribute_name: {
+        while (pos < n && byte_class(p[pos]) == 0) ++pos;
+        if (pos == n) break;
+        const char end = p[pos];
+        if constexpr (Record) {
+          auto& attribute = attributes_.back();
+          attribute.name_end = attribute.value_begin = attribute.value_end = relative(pos);
+        }
+        ++pos;
+        if (end == '>') {
+          finish_tag(pos);
+          return pos;
+        }
+        state = end == '='   ? State::before_attribute_value
+                : end == '/' ? State::self_closing_start_tag
+                             : State::after_attribute_name;
+        break;
+      }
+      case State::after_attribute_name:
+        if (is_whitespace(c)) {
+          ++pos;
+        } else if (c == '/') {
+          state = State::self_closing_start_tag;
+          ++pos;
+        } else if (c == '=') {
+          state = State::before_attribute_value;
+          ++pos;
+        } else if (c == '>') {
+          ++pos;
+          finish_tag(pos);
+          return pos;
+        } else {
+          if constexpr (Record) begin_attribute(pos);
+          state = State::attribute_name;
+          ++pos;
+        }
+        break;
+      case State::before_attribute_value:
+        if (is_whitespace(c)) {
+          ++pos;
+          break;
+        }
+        if constexpr (Record) {
+          auto& attribute = attributes_.back();
+          attribute.has_value = true;
+          attribute.quote = (c == '"' || c == '\'') ? c : 0;
+          attribute.value_begin = attribute.value_end = relative(attribute.quote ? pos + 1 : pos);
+        }
+        if (c == '"') {
+          state = State::attribute_value_double_quoted;
+          ++pos;
+        } else if (c == '\'') {
+          state = State::attribute_value_single_quoted;
+          ++pos;
+        } else if (c == '>') {
+          ++pos;
+          finish_tag(pos);
+          return pos;
+        } else {
+          state = State::attribute_value_unquoted;
+        }
+        break;
+      case State::attribute_value_double_quoted:
+      case State::attribute_value_single_quoted: {
+        const char quote = state == State::attribute_value_double_quoted ? '"' : '\'';
+        const void* end = std::memchr(p + pos, quote, n - pos);
+        if (end == nullptr) {
+          pos = n;
+          break;
+        }
+        pos = static_cast<std::size_t>(static_cast<const char*>(end) - p);
+        if constexpr (Record) attributes_.back().value_end = relative(pos);
+        state = State::after_attribute_value_quoted;
+        ++pos;
+        break;
+      }
+      case State::attribute_value_unquoted:
+        while (pos < n && (byte_class(p[pos]) & (kSpace | kGreater)) == 0) ++pos;
+        if (pos == n) break;
+        if constexpr (Record) attributes_.back().value_end = relative(pos);
+        ++pos;
+        if (p[pos - 1] == '>') {
+          finish_tag(pos);
+          return pos;
+        }
+        state = State::before_attribute_name;
+        break;
+      case State::after_attribute_value_quoted:
+        if (is_whitespace(c)) {
+          state = State::before_attribute_name;
+          ++pos;
+        } else if (c == '/') {
+          state = State::self_closing_start_tag;
+          ++pos;
+        } else if (c == '>') {
+          ++pos;
+          finish_tag(pos);
+          return pos;
+        } else {
+          state = State::before_attribute_name;
+        }
+        break;
+      case State::self_closing_start_tag:
+        if (c == '>') {
+          self_closing_ = true;
+          ++pos;
+          finish_tag(pos);
+          return pos;
+        }
+        state = State::before_attribute_name;
+        break;
+
+      default:  // not a state inside a tag
+        state_ = state;
+        return pos;
+    }
+  }
+  state_ = state;
+  return pos;
+}
+
+// The fast path for the bulk of a page: at a '<' in the data state, a start or end tag of a kind
+// nobody asked for and that steers nothing (outside SVG/MathML) is skipped to its end without
+// holding, naming or recording anything. Returns npos, having changed nothing, for every other
+// case (the general states then take it from the '<').
+std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
+  constexpr std::size_t kLongestKnownName = 9;  // "plaintext"; longer names are all `other`
+  const char* const p = window_;
+  const std::size_t n = window_size_;
+  if (!frames_.empty() || options_.tags_of_interest.contains(HtmlTag::other)) return npos;
+  std::size_t pos = less_than + 1;
+  const bool end_tag = pos < n && p[pos] == '/';
+  if (end_tag) ++pos;
+  if (pos >= n || !is_alpha(p[pos])) return npos;
+  std::array<char, kLongestKnownName> name{};
+  std::size_t length = 0;
+  for (; pos < n && byte_class(p[pos]) == 0; ++pos, ++length) {
+    if (length < name.size()) name[length] = to_lower(p[pos]);
+  }
+  if (pos >= n) return npos;  // the name may go on in the next chunk
+  if (length <= name.size()) {
+    const std::string_view lower(name.data(), length);
+    if (html_tag_from_name(lower) != HtmlTag::other || (!end_tag && lower == "image")) return npos;
+  }
+  tag_ = HtmlTag::other;
+  end_tag_ = end_tag;
+  self_closing_ = false;
+  recording_ = false;
+  name_.clear();  // unused for such a tag outside foreign content
+  const char c = p[pos];
+  if (c == '>') {
+    finish_tag(pos + 1);
+    return pos + 1;
+  }
+  state_ = c == '/' ? State::self_closing_start_tag : State::before_attribute_name;
+  return scan_tag<false>(pos + 1);
+}
+
 void HtmlTokenizer::run() {
   const char* const p = window_;
   const std::size_t n = window_size_;
@@ -711,10 +911,15 @@ void HtmlTokenizer::run() {
           break;
         }
         pos = static_cast<std::size_t>(static_cast<const char*>(less_than) - p);
-        begin_hold(pos);
         if (state_ == State::data) {
+          if (const std::size_t after = skip_plain_tag(pos); after != npos) {
+            pos = after;
+            break;
+          }
+          begin_hold(pos);
           state_ = State::tag_open;
         } else {
+          begin_hold(pos);
           text_state_ = state_;
           state_ = state_ == State::script_data ? State::script_less_than : State::text_less_than;
         }
@@ -806,9 +1011,10 @@ void HtmlTokenizer::run() {
           ++pos;
           finish_tag(pos);
         } else {
-          do {
-            append_name_char(name_, p[pos]);
-          } while (++pos < n && byte_class(p[pos]) == 0);
+          const std::size_t begin = pos;
+          while (++pos < n && byte_class(p[pos]) == 0) {
+          }
+          append_name(name_, std::string_view(p + begin, pos - begin));
         }
         break;
 
@@ -959,127 +1165,15 @@ void HtmlTokenizer::run() {
         break;
 
       case State::before_attribute_name:
-        if (is_whitespace(c)) {
-          ++pos;
-        } else if (c == '/') {
-          state_ = State::self_closing_start_tag;
-          ++pos;
-        } else if (c == '>') {
-          ++pos;
-          finish_tag(pos);
-        } else {  // a leading '=' belongs to the name
-          begin_attribute(pos);
-          state_ = State::attribute_name;
-          ++pos;
-        }
-        break;
-      case State::attribute_name: {
-        while (pos < n && byte_class(p[pos]) == 0) ++pos;
-        if (pos == n) break;
-        const char end = p[pos];
-        if (recording_) {
-          auto& attribute = attributes_.back();
-          attribute.name_end = attribute.value_begin = attribute.value_end = relative(pos);
-        }
-        ++pos;
-        if (end == '>') {
-          finish_tag(pos);
-        } else {
-          state_ = end == '='   ? State::before_attribute_value
-                   : end == '/' ? State::self_closing_start_tag
-                                : State::after_attribute_name;
-        }
-        break;
-      }
+      case State::attribute_name:
       case State::after_attribute_name:
-        if (is_whitespace(c)) {
-          ++pos;
-        } else if (c == '/') {
-          state_ = State::self_closing_start_tag;
-          ++pos;
-        } else if (c == '=') {
-          state_ = State::before_attribute_value;
-          ++pos;
-        } else if (c == '>') {
-          ++pos;
-          finish_tag(pos);
-        } else {
-          begin_attribute(pos);
-          state_ = State::attribute_name;
-          ++pos;
-        }
-        break;
       case State::before_attribute_value:
-        if (is_whitespace(c)) {
-          ++pos;
-          break;
-        }
-        if (recording_) {
-          auto& attribute = attributes_.back();
-          attribute.has_value = true;
-          attribute.quote = (c == '"' || c == '\'') ? c : 0;
-          attribute.value_begin = attribute.value_end = relative(attribute.quote ? pos + 1 : pos);
-        }
-        if (c == '"') {
-          state_ = State::attribute_value_double_quoted;
-          ++pos;
-        } else if (c == '\'') {
-          state_ = State::attribute_value_single_quoted;
-          ++pos;
-        } else if (c == '>') {
-          ++pos;
-          finish_tag(pos);
-        } else {
-          state_ = State::attribute_value_unquoted;
-        }
-        break;
       case State::attribute_value_double_quoted:
-      case State::attribute_value_single_quoted: {
-        const char quote = state_ == State::attribute_value_double_quoted ? '"' : '\'';
-        const void* end = std::memchr(p + pos, quote, n - pos);
-        if (end == nullptr) {
-          pos = n;
-          break;
-        }
-        pos = static_cast<std::size_t>(static_cast<const char*>(end) - p);
-        if (recording_) attributes_.back().value_end = relative(pos);
-        state_ = State::after_attribute_value_quoted;
-        ++pos;
-        break;
-      }
+      case State::attribute_value_single_quoted:
       case State::attribute_value_unquoted:
-        while (pos < n && (byte_class(p[pos]) & (kSpace | kGreater)) == 0) ++pos;
-        if (pos == n) break;
-        if (recording_) attributes_.back().value_end = relative(pos);
-        ++pos;
-        if (p[pos - 1] == '>') {
-          finish_tag(pos);
-        } else {
-          state_ = State::before_attribute_name;
-        }
-        break;
       case State::after_attribute_value_quoted:
-        if (is_whitespace(c)) {
-          state_ = State::before_attribute_name;
-          ++pos;
-        } else if (c == '/') {
-          state_ = State::self_closing_start_tag;
-          ++pos;
-        } else if (c == '>') {
-          ++pos;
-          finish_tag(pos);
-        } else {
-          state_ = State::before_attribute_name;
-        }
-        break;
       case State::self_closing_start_tag:
-        if (c == '>') {
-          self_closing_ = true;
-          ++pos;
-          finish_tag(pos);
-        } else {
-          state_ = State::before_attribute_name;
-        }
+        pos = recording_ ? scan_tag<true>(pos) : scan_tag<false>(pos);
         break;
 
       case State::markup_declaration_open: {

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "consent_cache.hpp"
+
 namespace veil::proxy {
 namespace {
 
@@ -71,6 +73,15 @@ void mark_personalised(ResponseHead& response) {
   if (!varies) response.set(http::field::vary, vary.empty() ? "Cookie" : vary + ", Cookie");
 }
 
+struct SecurityHeaders::Cache {
+  ConsentCache<policies::CategorySet, std::string> csp;
+};
+
+SecurityHeaders::SecurityHeaders(const ConsentFilter& consent)
+    : consent_(consent), cache_(std::make_unique<Cache>()) {}
+
+SecurityHeaders::~SecurityHeaders() = default;
+
 void SecurityHeaders::on_response_head(Exchange& exchange) {
   const auto policy = exchange_policy(exchange);
   if (!policy || !is_html_response(exchange.response)) return;
@@ -79,9 +90,12 @@ void SecurityHeaders::on_response_head(Exchange& exchange) {
   const std::string_view target(exchange.request.target().data(), exchange.request.target().size());
   const auto mode = policy->mode_for_path(target.substr(0, target.find('?')));
   // insert, never set: an origin's own policy stays, and the browser enforces both.
+  // The CSP depends on the granted categories only (consent_content_security_policy).
+  const auto csp = cache_->csp.get(
+      policy, consent->granted, [&] { return consent_content_security_policy(*policy, *consent); });
   exchange.response.insert(mode == policies::Mode::enforce ? "Content-Security-Policy"
                                                            : "Content-Security-Policy-Report-Only",
-                           consent_content_security_policy(*policy, *consent));
+                           *csp);
   mark_personalised(exchange.response);
 }
 

@@ -243,3 +243,36 @@ TEST_CASE("random and binary input passes through byte for byte", "[html]") {
     }
   }
 }
+
+TEST_CASE("tags of no interest are skipped to the same end as the full tokenizer finds", "[html]") {
+  // Quotes only open a value right after '=': a '>' or a tag of interest inside a value is not
+  // the end of the tag, and a quote anywhere else is part of a name or an unquoted value.
+  constexpr std::string_view kSkipped =
+      R"html(<div title='a > <img src=q1>' data-x="<iframe src=q2>">
+<p =x"<img src=q3>" class=y><a b ="<img src=q4>"><a b= '<img src=q5>'><a b=c"<img src=q6>>
+<span/="<img src=q7>"/><br/ x="<img src=q8>"><ul x='1'y="<img src=q9>"><ol x=1/ y='<img src=q10>'>
+<div
+title="<img src=q11>"><u x=>&lt;<img src=ok1></u><blink a="b"c='<img src=q12>'><i/><i///x='<img src=q13>'>
+<custom-element-with-a-long-name data-state="<img src=q14>"></custom-element-with-a-long-name>
+</div x="<img src=q15>"><IMG SRC=ok2><script>"<img src=q16>"</script><b></b/><img src=ok3>)html";
+  HtmlTokenizerOptions rewriter_kinds;
+  rewriter_kinds.tags_of_interest = {HtmlTag::img, HtmlTag::iframe, HtmlTag::script, HtmlTag::body};
+  for (std::string_view input : {kSkipped, kTrickyPage}) {
+    std::vector<std::string> expected;
+    for (const std::string& token : tokenize(input, {}).tokens) {
+      for (std::string_view kind : {"<img", "</img", "<iframe", "</iframe", "<script", "</script",
+                                    "<body", "</body", "<!--", "doctype:"}) {
+        if (token.starts_with(kind) && (token.size() == kind.size() || kind.back() == '-' ||
+                                        kind.back() == ':' || !std::isalnum(token[kind.size()]))) {
+          expected.push_back(token);
+          break;
+        }
+      }
+    }
+    check_split_invariance(input, rewriter_kinds);
+    CHECK(tokens_of(input, rewriter_kinds) == expected);
+  }
+  CHECK(tokens_of(kSkipped, rewriter_kinds) == Tokens{"<img src=\"ok1\">", "<img src=\"ok2\">",
+                                                      "<script>", "</script>",
+                                                      "<img src=\"ok3\">"});
+}

@@ -104,6 +104,23 @@ std::string consent_banner_html(const policies::Policy& policy,
                                 const policies::ConsentState& consent, ConsentSaved saved,
                                 std::string_view return_path);
 
+// The same banner built once for a (policy, consent, saved) and rendered per page: only the
+// page's return path (in the form and in the settings link) differs between responses. It
+// depends on `consent.decided` and `consent.gpc` only, not on the granted categories.
+class ConsentBannerTemplate {
+ public:
+  ConsentBannerTemplate(const policies::Policy& policy, const policies::ConsentState& consent,
+                        ConsentSaved saved);
+  bool empty() const { return before_return_.empty(); }
+  // Appends the banner for the page at `return_path` (nothing when empty()).
+  void render(std::string_view return_path, std::string& out) const;
+
+ private:
+  std::string before_return_;       // up to the form's hidden return value
+  std::string before_link_return_;  // up to the settings link's return parameter
+  std::string after_link_return_;
+};
+
 // The click-to-load placeholder replacing a blocked `<iframe>`.
 struct EmbedPlaceholder {
   std::string_view provider;

@@ -32,11 +32,15 @@ class EmbedBlocker final : public Filter {
   void on_response_head(Exchange& exchange) override;
   std::unique_ptr<BodyTransform> response_body_transform(Exchange& exchange) override;
 
+  ~EmbedBlocker() override;
+
   struct Counters;
 
  private:
+  struct Banners;  // the banner per (policy snapshot, consent), built once
   const ConsentFilter& consent_;
   std::shared_ptr<Counters> counters_;
+  std::unique_ptr<Banners> banners_;
 };
 
 }  // namespace veil::proxy

@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,12 +35,6 @@ namespace veil::proxy {
 void append_html_escaped(std::string& out, std::string_view text);
 std::string html_escaped(std::string_view text);
 
-struct HtmlAttribute {
-  std::string_view name;   // ASCII lower case
-  std::string_view value;  // decoded (decode_html_attribute_value); empty when there is none
-  bool has_value;
-};
-
 // A start tag of interest, with the edits its handlers ask for.
 class HtmlElement {
  public:
@@ -49,9 +42,10 @@ class HtmlElement {
   std::string_view name() const { return name_; }
   bool self_closing() const { return self_closing_; }
   bool foreign() const { return foreign_; }  // an SVG/MathML element of that name
-  // Source order, duplicates included (the parser keeps the first of a name).
-  std::span<const HtmlAttribute> attributes() const { return attributes_; }
-  // The value the parser keeps for `name` (its first occurrence), nullopt when absent.
+  // The value the parser keeps for `name` (its first occurrence; names compared ASCII
+  // case-insensitively), decoded (decode_html_attribute_value), nullopt when absent. Decoded on
+  // demand: a value without '&', CR or NUL is a view into the tag as it came. Views stay valid
+  // until the element's handlers have all run.
   std::optional<std::string_view> attribute(std::string_view name) const;
 
   // An HTML <script>'s inline content, as in the source (empty for other elements).
@@ -92,9 +86,10 @@ class HtmlElement {
   std::string raw_;
   std::uint32_t name_end_ = 0;
   std::vector<HtmlAttributeSpan> spans_;
-  std::string decoded_;  // storage for attributes_
-  std::vector<std::size_t> decoded_bounds_;
-  std::vector<HtmlAttribute> attributes_;
+  // Per attribute: its decoded value once asked for one that needs decoding (sized in load(), so
+  // views into the strings stay put).
+  mutable std::vector<std::string> decoded_values_;
+  mutable std::vector<bool> decoded_;
   bool has_content_ = false;
   bool content_complete_ = false;
   std::string_view content_;

@@ -177,6 +177,9 @@ class HtmlTokenizer {
   };
 
   void run();
+  template <bool Record>
+  std::size_t scan_tag(std::size_t pos);
+  std::size_t skip_plain_tag(std::size_t less_than);
   void bail_out(HtmlBailout reason);
   void flush_bytes(std::size_t up_to);
   void begin_hold(std::size_t at) { hold_ = at; }

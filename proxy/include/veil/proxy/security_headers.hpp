@@ -4,6 +4,8 @@
 // (Cache-Control: private, Vary: Cookie), since it depends on the visitor's consent cookie.
 #pragma once
 
+#include <memory>
+
 #include "veil/proxy/consent_filter.hpp"
 #include "veil/proxy/filter.hpp"
 #include "veil/proxy/security_headers_csp.hpp"
@@ -21,11 +23,14 @@ void mark_personalised(ResponseHead& response);
 class SecurityHeaders final : public Filter {
  public:
   // `consent` must outlive this filter and run before it in the chain.
-  explicit SecurityHeaders(const ConsentFilter& consent) : consent_(consent) {}
+  explicit SecurityHeaders(const ConsentFilter& consent);
+  ~SecurityHeaders() override;
   void on_response_head(Exchange& exchange) override;
 
  private:
+  struct Cache;  // the CSP per (policy snapshot, granted categories), built once
   const ConsentFilter& consent_;
+  std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace veil::proxy
