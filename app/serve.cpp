@@ -23,6 +23,9 @@ void block_serving_signals() {
   const sigset_t signals = serving_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Over RLIMIT_FSIZE a write then fails with EFBIG, which the log and audit writers handle,
+  // instead of the signal killing the process.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 int serve_until_stopped(proxy::Edge& edge, const char* name) {
