@@ -68,10 +68,14 @@ int AccessLogWriter::open_path() {
 bool AccessLogWriter::submit(std::string_view line) {
   {
     const std::lock_guard lock(mutex_);
-    if (!stopping_ && pending_.size() + line.size() + 1 <= options_.max_queued_bytes) {
+    const std::size_t before = pending_.size();
+    if (!stopping_ && before + line.size() + 1 <= options_.max_queued_bytes) {
       pending_.append(line);
       pending_ += '\n';
-      if (writer_waiting_) wake_writer_.notify_one();
+      const bool batch_started = before == 0;
+      const bool batch_filled =
+          before < options_.batch_bytes && pending_.size() >= options_.batch_bytes;
+      if (writer_waiting_ && (batch_started || batch_filled)) wake_writer_.notify_one();
       return true;
     }
   }
@@ -88,6 +92,7 @@ void AccessLogWriter::reopen() {
 void AccessLogWriter::flush() {
   std::unique_lock lock(mutex_);
   const auto target = batches_taken_ + (pending_.empty() ? 0 : 1);
+  flush_requested_ = true;
   wake_writer_.notify_one();
   batch_done_.wait(lock, [&] { return batches_done_ >= target || stopped_; });
 }
@@ -111,6 +116,12 @@ void AccessLogWriter::run() {
   while (true) {
     writer_waiting_ = true;
     wake_writer_.wait(lock, [&] { return !pending_.empty() || reopen_requested_ || stopping_; });
+    // A batch has started: let it fill for a moment, so that a busy proxy writes (and wakes this
+    // thread) once per batch rather than once per line.
+    wake_writer_.wait_for(lock, options_.max_delay, [&] {
+      return pending_.size() >= options_.batch_bytes || flush_requested_ || reopen_requested_ ||
+             stopping_;
+    });
     // After a failed write, give the disk time before trying again; lines queue (and beyond the
     // bound are dropped) meanwhile. Stopping ends the pause: the last batch gets one attempt.
     wake_writer_.wait_until(lock, retry_at_, [&] { return reopen_requested_ || stopping_; });
@@ -128,9 +139,11 @@ void AccessLogWriter::run() {
       lock.lock();
     }
     if (pending_.empty()) {
+      flush_requested_ = false;
       if (stopping_) break;
       continue;
     }
+    flush_requested_ = false;
     batch.swap(pending_);
     ++batches_taken_;
     lock.unlock();
