@@ -27,6 +27,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -46,9 +47,10 @@ using tcp = net::ip::tcp;
 using beast::error_code;
 
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
-// Larger pieces mean fewer reads, writes and timer re-arms per byte (each is a system call); the
-// buffers are released while a connection waits for its next request, so idle keep-alive
-// connections cost little memory.
+// Larger pieces mean fewer reads, writes and timer re-arms per byte (each is a system call). Only
+// an exchange that is moving a body holds a relay buffer; a connection waiting for its origin or
+// for its next request holds at most kHeadReadBytes per direction, so 1,000 keep-alive connections
+// cost little memory.
 constexpr std::size_t kRelayBufferBytes = 32 * 1024;
 constexpr std::size_t kHeadReadBytes = 4 * 1024;
 constexpr std::size_t kUpstreamHeaderBytes = 64 * 1024;
@@ -164,6 +166,48 @@ class TransformChain {
   std::vector<std::string> outputs_;
 };
 
+// A relay buffer, taken when an exchange first moves body bytes and given back when it ends. Spare
+// buffers wait on a small per-thread stack, so taking one costs neither an allocation nor zeroing
+// 32 KiB, and memory follows the number of bodies in flight rather than of connections.
+class RelayBuffer {
+ public:
+  RelayBuffer() = default;
+  RelayBuffer(const RelayBuffer&) = delete;
+  RelayBuffer& operator=(const RelayBuffer&) = delete;
+  ~RelayBuffer() { release(); }
+
+  static constexpr std::size_t size() { return kRelayBufferBytes; }
+
+  char* data() {
+    if (!block_) {
+      auto& spare = spares();
+      if (spare.empty()) {
+        block_ = std::make_unique_for_overwrite<char[]>(kRelayBufferBytes);
+      } else {
+        block_ = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    return block_.get();
+  }
+
+  void release() {
+    if (!block_) return;
+    auto& spare = spares();
+    if (spare.size() < kMaxSpares) spare.push_back(std::move(block_));
+    block_.reset();
+  }
+
+ private:
+  static constexpr std::size_t kMaxSpares = 16;
+  static std::vector<std::unique_ptr<char[]>>& spares() {
+    thread_local std::vector<std::unique_ptr<char[]>> blocks;
+    return blocks;
+  }
+
+  std::unique_ptr<char[]> block_;
+};
+
 template <class Stream>
 class ClientSession final : public SessionControl,
                             public std::enable_shared_from_this<ClientSession<Stream>> {
@@ -229,9 +273,8 @@ class ClientSession final : public SessionControl,
   }
 
   void release_buffers() {
-    relay_buffer_.reset();
-    buffer_.shrink_to_fit();
-    upstream_buffer_.shrink_to_fit();
+    if (buffer_.capacity() > kHeadReadBytes) buffer_.shrink_to_fit();
+    if (upstream_buffer_.capacity() > kHeadReadBytes) upstream_buffer_.shrink_to_fit();
   }
 
   void skip_empty_lines() { buffer_.consume(leading_empty_lines(buffered())); }
@@ -322,6 +365,7 @@ class ClientSession final : public SessionControl,
   }
 
   void complete(Exchange& exchange) {
+    relay_buffer_.release();
     exchange.completed = std::chrono::steady_clock::now();
     for (const auto& filter : core_.filters)
       run_hook(exchange, [&] { filter->on_complete(exchange); });
@@ -397,10 +441,7 @@ class ClientSession final : public SessionControl,
 
   enum class BodyRead { data, done, too_large, malformed, failed };
 
-  char* relay_buffer() {
-    if (!relay_buffer_) relay_buffer_ = std::make_unique<char[]>(kRelayBufferBytes);
-    return relay_buffer_.get();
-  }
+  char* relay_buffer() { return relay_buffer_.data(); }
 
   // The next piece of the request body, in `piece`.
   net::awaitable<BodyRead> next_request_piece(Exchange& exchange, std::string_view& piece) {
@@ -487,8 +528,10 @@ class ClientSession final : public SessionControl,
   net::awaitable<UpstreamResult> connect_upstream(UpstreamPool& pool, bool& pooled) {
     upstream_.emplace(stream_.get_executor());
     upstream_buffer_.clear();
-    // Beast reads as much as the buffer has room for (at least 512 bytes): give it a full piece.
-    upstream_buffer_.reserve(kRelayBufferBytes);
+    // Room for a response head and the start of its body; a Content-Length body is then read
+    // straight into the relay buffer (relay_response), so a connection waiting for its origin
+    // holds no more than this.
+    upstream_buffer_.reserve(kHeadReadBytes);
     if (auto idle = pool.take()) {
       error_code error;
       upstream_->socket().assign(idle->protocol, idle->descriptor, error);
@@ -701,24 +744,31 @@ class ClientSession final : public SessionControl,
     lowest().expires_after(timeouts().body_idle);
     if (co_await write_all(stream_, scratch_)) co_return abandon(exchange);
 
-    while (!parser.is_done()) {
-      auto& body = parser.get().body();
-      body.data = relay_buffer();
-      body.size = kRelayBufferBytes;
-      upstream_->expires_after(timeouts().upstream_read);
-      auto [error, read] =
-          co_await http::async_read_some(*upstream_, upstream_buffer_, parser, nothrow);
-      if (error == http::error::need_buffer) error = {};
-      if (error == http::error::end_of_stream && parser.is_done()) error = {};
-      if (error) {
-        exchange.error = error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
+    if (!bodiless && !parser.chunked() && parser.content_length()) {
+      if (!co_await relay_sized_body(exchange, *parser.content_length(), transforms, framing)) {
         co_return abandon(exchange);
       }
-      std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
-      if (!transforms.empty()) piece = transforms.transform(piece);
-      lowest().expires_after(timeouts().body_idle);
-      if (co_await write_body_piece(stream_, framing, piece)) co_return abandon(exchange);
-      exchange.response_body_bytes += piece.size();
+    } else {
+      if (!parser.is_done()) upstream_buffer_.reserve(kRelayBufferBytes);  // Beast reads that much
+      while (!parser.is_done()) {
+        auto& body = parser.get().body();
+        body.data = relay_buffer();
+        body.size = kRelayBufferBytes;
+        upstream_->expires_after(timeouts().upstream_read);
+        auto [error, read] =
+            co_await http::async_read_some(*upstream_, upstream_buffer_, parser, nothrow);
+        if (error == http::error::need_buffer) error = {};
+        if (error == http::error::end_of_stream && parser.is_done()) error = {};
+        if (error) {
+          exchange.error = error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
+          co_return abandon(exchange);
+        }
+        std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
+        if (!transforms.empty()) piece = transforms.transform(piece);
+        lowest().expires_after(timeouts().body_idle);
+        if (co_await write_body_piece(stream_, framing, piece)) co_return abandon(exchange);
+        exchange.response_body_bytes += piece.size();
+      }
     }
     if (!transforms.empty()) {
       const std::string_view rest = transforms.finish();
@@ -736,6 +786,41 @@ class ClientSession final : public SessionControl,
     upstream_.reset();
     complete(exchange);
     co_return keep ? Next::keep_alive : Next::close;
+  }
+
+  // Relays a body of `length` bytes: what came with the head first, then reads straight into the
+  // relay buffer (no copy through the parser). False if either side failed.
+  net::awaitable<bool> relay_sized_body(Exchange& exchange, std::uint64_t length,
+                                        TransformChain& transforms, Framing framing) {
+    std::uint64_t remaining = length;
+    while (remaining > 0) {
+      std::string_view piece;
+      const bool buffered_piece = upstream_buffer_.size() > 0;
+      if (buffered_piece) {
+        const auto data = upstream_buffer_.data();
+        piece = {static_cast<const char*>(data.data()),
+                 static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), remaining))};
+      } else {
+        const auto wanted =
+            static_cast<std::size_t>(std::min<std::uint64_t>(RelayBuffer::size(), remaining));
+        upstream_->expires_after(timeouts().upstream_read);
+        auto [error, read] =
+            co_await upstream_->async_read_some(net::buffer(relay_buffer(), wanted), nothrow);
+        if (error) {
+          exchange.error = error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
+          co_return false;
+        }
+        piece = {relay_buffer(), read};
+      }
+      remaining -= piece.size();
+      const std::size_t consumed = piece.size();
+      if (!transforms.empty()) piece = transforms.transform(piece);
+      lowest().expires_after(timeouts().body_idle);
+      if (co_await write_body_piece(stream_, framing, piece)) co_return false;
+      exchange.response_body_bytes += piece.size();
+      if (buffered_piece) upstream_buffer_.consume(consumed);
+    }
+    co_return true;
   }
 
   // ---- Upgrade tunnel ----
@@ -835,7 +920,7 @@ class ClientSession final : public SessionControl,
   std::optional<beast::tcp_stream> upstream_;
   beast::flat_buffer upstream_buffer_;
   std::optional<http::response_parser<http::buffer_body>> response_parser_;
-  std::unique_ptr<char[]> relay_buffer_;
+  RelayBuffer relay_buffer_;
   std::string scratch_;
   bool idle_ = false;
   bool close_after_ = false;
