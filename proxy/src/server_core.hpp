@@ -39,8 +39,9 @@ struct ServerCore {
   std::mutex sessions_mutex;
   std::unordered_map<SessionControl*, std::weak_ptr<SessionControl>> sessions;
 
-  // The pool for a Host field value: an upstream naming the host, else the default; nullptr if
-  // none.
+  // The pool for a Host field value (any case, port ignored): the upstream whose server name
+  // matches it best (server_name_match: an exact name, else the longest `*.` suffix; the first
+  // upstream on a tie), else the default one (no server names); nullptr if none.
   UpstreamPool* route(std::string_view host) const;
 };
 

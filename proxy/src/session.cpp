@@ -964,15 +964,21 @@ void start_session(ServerCore& core, tcp::socket socket) {
 
 UpstreamPool* ServerCore::route(std::string_view host) const {
   const std::string name = host_without_port(host);
+  UpstreamPool* best = nullptr;
+  std::size_t best_match = 0;
   UpstreamPool* fallback = nullptr;
   for (const auto& pool : pools) {
     const auto& names = pool->upstream().server_names;
     if (names.empty() && !fallback) fallback = pool.get();
     for (const auto& server_name : names) {
-      if (server_name == name) return pool.get();
+      const std::size_t match = server_name_match(server_name, name);
+      if (match > best_match) {
+        best = pool.get();
+        best_match = match;
+      }
     }
   }
-  return fallback;
+  return best ? best : fallback;
 }
 
 }  // namespace veil::proxy

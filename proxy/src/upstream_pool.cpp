@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <limits>
 
 namespace veil::proxy {
 
@@ -29,6 +30,13 @@ bool still_usable(int descriptor) {
 }
 
 }  // namespace
+
+std::size_t server_name_match(std::string_view server_name, std::string_view host) {
+  if (server_name == host) return std::numeric_limits<std::size_t>::max();
+  if (!server_name.starts_with("*.")) return 0;
+  const std::string_view suffix = server_name.substr(1);  // ".example.gov.uk"
+  return host.size() > suffix.size() && host.ends_with(suffix) ? suffix.size() : 0;
+}
 
 std::optional<UpstreamPool::IdleConnection> UpstreamPool::take() {
   const auto now = std::chrono::steady_clock::now();

@@ -9,11 +9,18 @@
 #include <cstddef>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "veil/proxy/server_settings.hpp"
 
 namespace veil::proxy {
+
+// How well an upstream's server name matches a request's host name (lower case, no port), for
+// routing: 0 when it does not, and more for a closer match. An exact name beats every wildcard;
+// "*.example.gov.uk" matches any name below example.gov.uk (not example.gov.uk itself), and a
+// longer wildcard suffix beats a shorter one.
+std::size_t server_name_match(std::string_view server_name, std::string_view host);
 
 class UpstreamPool {
  public:

@@ -25,7 +25,11 @@ class RelayTest(unittest.TestCase):
         cls.origin = cls._origin.__enter__()
         cls._other = origin("other")
         cls.other = cls._other.__enter__()
+        cls._wild = origin("wild")
+        cls.wild = cls._wild.__enter__()
         cls._proxy = proxy("--upstream", f"http://127.0.0.1:{cls.origin.server_address[1]}",
+                           "--upstream",
+                           f"*.other.example=http://127.0.0.1:{cls.wild.server_address[1]}",
                            "--upstream",
                            f"Other.Example,www.other.example=http://127.0.0.1:{cls.other.server_address[1]}",
                            "--threads", "2")
@@ -34,6 +38,7 @@ class RelayTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls._proxy.__exit__(None, None, None)
+        cls._wild.__exit__(None, None, None)
         cls._other.__exit__(None, None, None)
         cls._origin.__exit__(None, None, None)
 
@@ -58,7 +63,9 @@ class RelayTest(unittest.TestCase):
         self.assertEqual(headers["host"], f"127.0.0.1:{self.proxy.port}")
 
     def test_routing_by_host(self):
+        # The wildcard upstream comes first, yet exact names win over it.
         for host, expected in (("other.example", "other"), ("WWW.OTHER.EXAMPLE:8080", "other"),
+                               ("news.other.example", "wild"), ("a.b.Other.Example:80", "wild"),
                                ("council.example", "main")):
             response = self.request(f"GET /echo HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
             self.assertEqual(response.json()["origin"], expected, host)

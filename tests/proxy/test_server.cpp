@@ -13,6 +13,8 @@
 #include <chrono>
 #include <string>
 
+#include "server_core.hpp"
+#include "upstream_pool.hpp"
 #include "veil/proxy/filter.hpp"
 #include "veil/proxy/server.hpp"
 
@@ -135,4 +137,46 @@ TEST_CASE("filters see, edit and transform exchanges; local handlers answer insi
   CHECK(proxy.drain(std::chrono::seconds(5)));
   proxy.stop();
   origin.stop();
+}
+
+TEST_CASE("server names: exact beats wildcard, a longer wildcard beats a shorter one", "[route]") {
+  CHECK(server_name_match("www.example.gov.uk", "www.example.gov.uk") >
+        server_name_match("*.example.gov.uk", "www.example.gov.uk"));
+  CHECK(server_name_match("*.example.gov.uk", "a.b.example.gov.uk") > 0);
+  CHECK(server_name_match("*.b.example.gov.uk", "a.b.example.gov.uk") >
+        server_name_match("*.example.gov.uk", "a.b.example.gov.uk"));
+  CHECK(server_name_match("*.example.gov.uk", "example.gov.uk") == 0);  // subdomains only
+  CHECK(server_name_match("*.example.gov.uk", "badexample.gov.uk") == 0);
+  CHECK(server_name_match("*.example.gov.uk", "www.example.gov.uk.evil") == 0);
+  CHECK(server_name_match("www.example.gov.uk", "example.gov.uk") == 0);
+}
+
+TEST_CASE("route() picks the most specific upstream, exact before wildcard, else the default",
+          "[route]") {
+  ServerCore core;
+  auto add = [&](std::string name, std::vector<std::string> server_names) {
+    core.pools.push_back(std::make_unique<UpstreamPool>(
+        Upstream{std::move(name), "127.0.0.1", 80, std::move(server_names)},
+        std::vector<boost::asio::ip::tcp::endpoint>{}, 0, std::chrono::milliseconds(1000)));
+  };
+  add("council", {});  // the default
+  add("wide", {"*.example.gov.uk"});
+  add("narrow", {"*.planning.example.gov.uk"});
+  add("exact", {"maps.planning.example.gov.uk", "www.example.gov.uk"});
+  const auto routed = [&](std::string_view host) { return core.route(host)->upstream().name; };
+  CHECK(routed("bins.example.gov.uk") == "wide");
+  CHECK(routed("BINS.Example.GOV.uk:8443") == "wide");
+  CHECK(routed("www.example.gov.uk") == "exact");
+  CHECK(routed("apply.planning.example.gov.uk") == "narrow");
+  CHECK(routed("maps.planning.example.gov.uk") == "exact");
+  CHECK(routed("planning.example.gov.uk") == "wide");
+  CHECK(routed("example.gov.uk") == "council");
+  CHECK(routed("elsewhere.example") == "council");
+
+  ServerCore without_default;
+  without_default.pools.push_back(std::make_unique<UpstreamPool>(
+      Upstream{"wide", "127.0.0.1", 80, {"*.example.gov.uk"}},
+      std::vector<boost::asio::ip::tcp::endpoint>{}, 0, std::chrono::milliseconds(1000)));
+  CHECK(without_default.route("example.gov.uk") == nullptr);
+  CHECK(without_default.route("a.example.gov.uk") != nullptr);
 }
