@@ -392,8 +392,8 @@ class AccessLogSpaceTest(unittest.TestCase):
             statuses = set()
             sent = 0
             # Until the writer has failed at least once; a bounded number of requests.
-            while sent < 20000 and (sent < 500 or dropped() == 0):
-                for _ in range(100):
+            while sent < 20000 and (sent < 100 or dropped() == 0):
+                for _ in range(50):
                     statuses.add(get(proxy.port, f"/during/{sent}")[0])
                     sent += 1
             self.assertEqual(statuses, {200})
@@ -470,6 +470,29 @@ class AccessLogSpaceTest(unittest.TestCase):
                 os.truncate(log_path, 0)  # logrotate's copytruncate
 
             self.run_filling_and_recovering(tmp, log_path, fill, free, preexec_fn=limit_file_size)
+
+    def test_a_cookie_audit_over_the_file_size_limit_does_not_stop_the_proxy(self):
+        # The audit is written by its own thread: SIGXFSZ there must not kill the process either.
+        def limit_file_size():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.SIZE, self.SIZE))
+
+        with harness.temp_dir() as tmp, origin() as server:
+            audit_path = os.path.join(tmp, "audit.jsonl")
+            with open(audit_path, "wb") as out:
+                out.write(b"\n" * self.SIZE)  # already at the limit
+            audit = f"audit:\n  path: {audit_path}\n  flush_interval: 1s\n"
+            with veil_proxy(tmp, server.server_address[1], extra_policy=audit,
+                            preexec_fn=limit_file_size) as proxy:
+                started = time.monotonic()
+                while time.monotonic() - started < 3:  # a few flushes, each with new cookies
+                    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+                    connection.request("GET", "/echo", headers={"Cookie": "_ga=GA1.1.2.3"})
+                    self.assertEqual(connection.getresponse().status, 200)
+                    connection.close()
+                    time.sleep(0.1)
+                self.assertIsNone(proxy.process.poll(), proxy.stderr())
+                self.assertEqual(get(proxy.port, "/echo")[0], 200)
+            self.assertEqual(os.path.getsize(audit_path), self.SIZE)
 
 
 if __name__ == "__main__":
