@@ -430,6 +430,9 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
   }
 
   std::size_t expired = 0;
+  const std::vector<std::string_view> cookie_domains = enforce && !state.withdrawn.empty()
+                                                           ? suffixes_.cookie_domains(state.host)
+                                                           : std::vector<std::string_view>();
   for (const auto& [name, category] : state.withdrawn) {
     if (expired == kMaxExpiredPerResponse) break;
     // The origin has just set it again, and the policy let that through.
@@ -440,7 +443,7 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
     tables->of(category).expired[mode]->inc();
     if (!enforce) continue;
     outgoing.push_back({{}, std::move(*host_only)});
-    for (const std::string_view domain : suffixes_.cookie_domains(state.host)) {
+    for (const std::string_view domain : cookie_domains) {
       if (auto deletion = policies::build_deletion_set_cookie(name, domain)) {
         outgoing.push_back({{}, std::move(*deletion)});
       }
