@@ -9,11 +9,13 @@
 // replaced, a banner after <body>. "scan" registers nothing (tokenizer and pass-through only).
 //
 // Then the whole EmbedBlocker path as the proxy runs it per response (Consent, EmbedBlocker and
-// SecurityHeaders hooks: consent read, banner, CSP, headers; then the body transform) on a 100 KB
-// page made of demo/site/bins-and-recycling.html with its <main> repeated, under
-// policies/council-default.yaml: "filter-none" for a visitor with no decision (banner, every
-// embed blocked), "filter-all" for one who accepted everything (nothing to rewrite). The source
-// directory defaults to the first parent of this program's directory that holds demo/site.
+// SecurityHeaders hooks: consent read, banner, CSP, headers; then the body transform) under
+// policies/council-default.yaml, on ~100 KB pages made of demo/site/bins-and-recycling.html:
+// "table-*" repeats its bin table (embeds once: the page bench/proxy serves), "main-*" repeats
+// everything inside its <main> (every embed 20 times: the worst case). "*-none" is a visitor with
+// no decision (banner, every embed blocked), "*-all" one who accepted everything (nothing to
+// rewrite). The source directory defaults to the first parent of this program's directory that
+// holds demo/site.
 #include <fmt/core.h>
 
 #include <time.h>
@@ -214,15 +216,25 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
-// The demo's bins page grown to `target_size` by repeating what is inside its <main>.
-std::string demo_page(const std::filesystem::path& source, std::size_t target_size) {
+// The demo's bins page grown to about `target_size` by repeating one part of it: what is inside
+// its <main> (every embed repeated too: the worst case), or its bin table section (embeds once, as
+// on a real page; the page bench/proxy serves).
+std::string demo_page(const std::filesystem::path& source, std::size_t target_size,
+                      bool repeat_main) {
   const std::string page = read_file(source / "demo/site/bins-and-recycling.html");
-  const auto main_begin = page.find('>', page.find("<main")) + 1;
-  const auto main_end = page.find("</main>");
-  const std::string_view inner = std::string_view(page).substr(main_begin, main_end - main_begin);
-  std::string grown = page.substr(0, main_begin);
-  while (grown.size() + (page.size() - main_end) < target_size) grown += inner;
-  grown += page.substr(main_end);
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  if (repeat_main) {
+    begin = page.find('>', page.find("<main")) + 1;
+    end = page.find("</main>");
+  } else {
+    begin = page.find("  <section aria-labelledby=\"which-bin\">");
+    end = page.find("</section>\n", begin) + 11;
+  }
+  const std::string_view part = std::string_view(page).substr(begin, end - begin);
+  std::string grown = page.substr(0, end);
+  while (grown.size() + (page.size() - end) < target_size) grown += part;
+  grown += page.substr(end);
   return grown;
 }
 
@@ -269,15 +281,24 @@ void measure_filter(const std::filesystem::path& source, double seconds, std::mt
       veil::policies::load_policy((source / "policies/council-default.yaml").string());
   if (!loaded.policy) throw std::runtime_error("cannot load policies/council-default.yaml");
   chain.policy = loaded.policy;
-  const std::string page = demo_page(source, 100'000);
-  const auto chunks = random_chunks(page.size(), random);
-  const std::pair<std::string_view, std::string_view> visitors[] = {
-      {"filter-none", "_ga=GA1.1.1234.5678"},
-      {"filter-all",
-       R"(cookies_policy={"essential":true,"settings":true,"usage":true,"campaigns":true}; )"
-       "cookies_preferences_set=true"},
+  constexpr std::string_view kNoDecision = "_ga=GA1.1.1234.5678";
+  constexpr std::string_view kAcceptedAll =
+      R"(cookies_policy={"essential":true,"settings":true,"usage":true,"campaigns":true}; )"
+      "cookies_preferences_set=true";
+  const std::string table_page = demo_page(source, 102'400, false);
+  const std::string main_page = demo_page(source, 102'400, true);
+  const struct {
+    std::string_view name;
+    const std::string& page;
+    std::string_view cookie;
+  } cases[] = {
+      {"table-none", table_page, kNoDecision},
+      {"table-all", table_page, kAcceptedAll},
+      {"main-none", main_page, kNoDecision},
+      {"main-all", main_page, kAcceptedAll},
   };
-  for (const auto& [name, cookie] : visitors) {
+  for (const auto& [name, page, cookie] : cases) {
+    const auto chunks = random_chunks(page.size(), random);
     std::string out;
     out.reserve(page.size() * 2);
     std::size_t pages = 0;
