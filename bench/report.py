@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""One table from the raw results the bench programs leave in bench/data/ (run by scripts/bench).
+
+Each row: what was measured, veil's figure, the reference it is compared with (nginx, cat, sed) when
+there is one, the target from the issues, and whether this run met it.
+
+    bench/report.py DATA_DIR ANONYMISE_LINES   (prints Markdown)
+"""
+import csv
+import os
+import re
+import statistics
+import sys
+
+data, anonymise_lines = sys.argv[1], int(sys.argv[2])
+rows = []  # (area, measure, veil, reference, target, met)
+
+
+def row(area, measure, veil, reference="", target="", met=None):
+    verdict = "" if met is None else ("met" if met else "**not met**")
+    cells = (area, measure, veil, reference, target, verdict)
+    rows.append(tuple(cell.replace("|", "\\|") for cell in cells))
+
+
+def tsv(name):
+    path = os.path.join(data, name)
+    with open(path, newline="") as f:
+        return list(csv.reader(f, delimiter="\t"))
+
+
+# Anonymiser: bench/anonymise leaves "label, threads, median seconds" per command.
+size = os.path.getsize(os.path.join(data, f"access-{anonymise_lines}.log"))
+mb_per_s = {}
+for label, threads, seconds in tsv("results.tsv"):
+    mb_per_s[(label, threads)] = size / float(seconds) / 1e6
+ceiling = mb_per_s[("cat FILE | cat (pipe ceiling)", "-")]
+sed = mb_per_s[("LC_ALL=C sed -E (last IPv4 octet)", "-")]
+row("anonymise", "cat FILE | cat (pipe ceiling)", f"{ceiling:.0f} MB/s")
+row("anonymise", "LC_ALL=C sed -E, last IPv4 octet", f"{sed:.0f} MB/s")
+for (label, threads), rate in mb_per_s.items():
+    if not label.startswith("veil "):
+        continue
+    measure = f"{label.removeprefix('veil ')}, {threads} thread{'s' if threads != '1' else ''}"
+    if label == "veil truncate + PII scrubbing" and threads == "1":
+        row("anonymise", measure, f"{rate:.0f} MB/s", f"sed {sed:.0f}", ">= 500 MB/s", rate >= 500)
+    elif label == "veil truncate + PII scrubbing":
+        row("anonymise", measure, f"{rate:.0f} MB/s", f"cat {ceiling:.0f}",
+            f">= 60% of pipe ({0.6 * ceiling:.0f})", rate >= 0.6 * ceiling)
+    elif threads == "1":
+        row("anonymise", measure, f"{rate:.0f} MB/s", "", ">= 300 MB/s", rate >= 300)
+    else:
+        row("anonymise", measure, f"{rate:.0f} MB/s")
+
+# Proxy: bench/proxy leaves one row per wrk run; medians over the rounds.
+proxy_rows = list(csv.DictReader(open(os.path.join(data, "proxy-results.tsv")), delimiter="\t"))
+
+
+def proxy_median(proxy, scenario, column):
+    values = [float(r[column]) for r in proxy_rows if r["proxy"] == proxy and r["scenario"] == scenario]
+    return statistics.median(values) if values else None
+
+
+for scenario in ("pass-through html-10k c64", "pass-through bin-100k c64",
+                 "pass-through bin-100k c1000"):
+    veil_rate, nginx_rate = proxy_median("veil", scenario, "req_per_s"), proxy_median("nginx", scenario, "req_per_s")
+    if veil_rate is None or nginx_rate is None:
+        continue
+    row("proxy", f"{scenario}: req/s", f"{veil_rate:.0f}", f"nginx {nginx_rate:.0f}",
+        ">= nginx", veil_rate >= nginx_rate)
+    veil_cpu, nginx_cpu = proxy_median("veil", scenario, "cpu_us_per_req"), proxy_median("nginx", scenario, "cpu_us_per_req")
+    row("proxy", f"{scenario}: CPU per request", f"{veil_cpu:.1f} us", f"nginx {nginx_cpu:.1f} us",
+        "<= nginx", veil_cpu <= nginx_cpu)
+    veil_p99, nginx_p99 = proxy_median("veil", scenario, "p99_ms"), proxy_median("nginx", scenario, "p99_ms")
+    row("proxy", f"{scenario}: p99 latency", f"{veil_p99:.2f} ms", f"nginx {nginx_p99:.2f} ms",
+        "<= 1.2 x nginx", veil_p99 <= 1.2 * nginx_p99)
+    veil_rss, nginx_rss = proxy_median("veil", scenario, "rss_kib") / 1024, proxy_median("nginx", scenario, "rss_kib") / 1024
+    if scenario.endswith("c1000"):
+        row("proxy", f"{scenario}: RSS", f"{veil_rss:.1f} MiB", f"nginx {nginx_rss:.1f} MiB",
+            "<= 64 MiB", veil_rss <= 64)
+    else:
+        row("proxy", f"{scenario}: RSS", f"{veil_rss:.1f} MiB", f"nginx {nginx_rss:.1f} MiB")
+
+for case, content, allowed in (("cookies", "10k c64", 0.10), ("html-rewrite", "bins-100k c64", 0.25)):
+    on, off = proxy_median("veil", f"{case}-on {content}", "req_per_s"), proxy_median("veil", f"{case}-off {content}", "req_per_s")
+    if on is None or off is None:
+        continue
+    on_cpu = proxy_median("veil", f"{case}-on {content}", "cpu_us_per_req")
+    off_cpu = proxy_median("veil", f"{case}-off {content}", "cpu_us_per_req")
+    nginx_rate = proxy_median("nginx", f"{case}-off {content}", "req_per_s")
+    reference = f"off {off:.0f} ({off_cpu:.1f} us/req)" + (f", nginx {nginx_rate:.0f}" if nginx_rate else "")
+    row("proxy", f"{case} {content}: req/s with the filter on ({on_cpu:.1f} us/req)", f"{on:.0f}",
+        reference, f"costs <= {allowed:.0%} of req/s", on >= (1 - allowed) * off)
+
+# Slowloris: bench/slowloris leaves "metric, value" rows.
+if os.path.exists(os.path.join(data, "slowloris.tsv")):
+    slow = dict(tsv("slowloris.tsv")[1:])
+    ratio = float(slow["ratio"])
+    row("proxy", f"normal req/s with {slow['slow_connections']} slowloris connections "
+        f"({slow['slow_closed_by_header_timeout']} closed by the header timeout)",
+        f"{float(slow['loaded_req_per_s']):.0f}", f"unloaded {float(slow['unloaded_req_per_s']):.0f}",
+        ">= 90% of unloaded", ratio >= 0.9)
+
+# Cookie filter alone: bench_cookie_filter's "case, audit, ns per exchange, heads ns" rows.
+if os.path.exists(os.path.join(data, "cookie_filter.txt")):
+    for case, audit, filter_ns, _ in tsv("cookie_filter.txt")[1:]:
+        row("cookies", f"CookiePolicy filter alone, visitor {case}, audit {audit}",
+            f"{float(filter_ns) / 1000:.1f} us/exchange")
+
+# HTML tokenizer: bench_html_tokenizer's summary line.
+tokenizer = open(os.path.join(data, "html_tokenizer.txt")).read()
+slowest = re.search(r"slowest rewrite: ([\d.]+) MB/s", tokenizer)
+if slowest:
+    rate = float(slowest.group(1))
+    row("html", "tokenizer + rewriter alone, slowest page size, 1 thread", f"{rate:.0f} MB/s", "",
+        ">= 500 MB/s", rate >= 500)
+
+print("| Area | Measure | veil | Reference | Target | Result |")
+print("|---|---|--:|--:|---|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+missed = sum(1 for r in rows if r[5] == "**not met**")
+targets = sum(1 for r in rows if r[5])
+print(f"\n{targets - missed} of {targets} targets met.")
