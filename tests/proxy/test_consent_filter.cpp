@@ -2,25 +2,19 @@
 
 #include <string>
 
-#include "veil/policies/loader.hpp"
+#include "bundled_policy.hpp"
 #include "veil/proxy/consent_filter.hpp"
 
 using namespace veil::proxy;
+using veil::proxy::test::bundled_policy;
 namespace policies = veil::policies;
 namespace http = boost::beast::http;
 
 namespace {
 
-std::shared_ptr<const policies::Policy> council_policy() {
-  static const auto policy =
-      policies::load_policy(std::string(VEIL_SOURCE_DIR) + "/policies/council-default.yaml").policy;
-  REQUIRE(policy != nullptr);
-  return policy;
-}
-
 Exchange exchange_for(std::string target, std::string cookie = {}) {
   Exchange exchange;
-  exchange.policy = council_policy();
+  exchange.policy = bundled_policy("council-default.yaml");
   exchange.request.method(http::verb::get);
   exchange.request.target(target);
   exchange.request.set(http::field::host, "www.example.gov.uk");
@@ -32,7 +26,7 @@ Exchange exchange_for(std::string target, std::string cookie = {}) {
 
 TEST_CASE("Consent filter reads the visitor's consent for later filters", "[consent_filter]") {
   ConsentFilter filter("2026-11-23");
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
 
   auto none = exchange_for("/bins");
   filter.on_request(none);
@@ -82,8 +76,8 @@ TEST_CASE("Consent filter answers its endpoints locally", "[consent_filter]") {
   const auto recorded = filter.consent_of(post);
   REQUIRE(recorded);
   CHECK(recorded->decided);
-  CHECK(recorded->granted == council_policy()->always_on_categories());
-  CHECK(consent_set_by_response(*council_policy(), post.response));
+  CHECK(recorded->granted == bundled_policy("council-default.yaml")->always_on_categories());
+  CHECK(consent_set_by_response(*bundled_policy("council-default.yaml"), post.response));
 
   auto settings = exchange_for("/_veil/consent?return=%2Fx");
   filter.on_request(settings);

@@ -6,20 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "bundled_policy.hpp"
 #include "veil/policies/loader.hpp"
 #include "veil/proxy/consent_pages.hpp"
 
 using namespace veil::proxy;
+using veil::proxy::test::bundled_policy;
 namespace policies = veil::policies;
 
 namespace {
-
-std::shared_ptr<const policies::Policy> council_policy() {
-  static const auto policy =
-      policies::load_policy(std::string(VEIL_SOURCE_DIR) + "/policies/council-default.yaml").policy;
-  REQUIRE(policy != nullptr);
-  return policy;
-}
 
 policies::ConsentState undecided(const policies::Policy& policy) {
   return policies::read_consent_state(policy, {}, false);
@@ -100,7 +95,7 @@ TEST_CASE("same_origin_path accepts the site's own URLs only", "[consent]") {
 }
 
 TEST_CASE("POST accept sets every category, reject only essential, in GOV.UK format", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   auto accept = handle_consent_request(*policy, post("action=accept&return=%2Fbins"),
                                        context_for(*policy, true));
   CHECK(accept.status == 303);
@@ -136,7 +131,7 @@ TEST_CASE("POST accept sets every category, reject only essential, in GOV.UK for
 }
 
 TEST_CASE("POST per category and a placeholder's grant", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   auto context = context_for(*policy);
   context.consent = granted(*policy, {"settings"});
   auto saved = handle_consent_request(
@@ -171,7 +166,7 @@ TEST_CASE("POST per category and a placeholder's grant", "[consent]") {
 }
 
 TEST_CASE("POST never redirects off the site", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   for (std::string_view hostile :
        {"%2F%2Fevil.example", "%2F%5Cevil.example", "https%3A%2F%2Fevil.example%2F",
         "javascript%3Aalert(1)", "evil.example", "%2F%09%2Fevil.example"}) {
@@ -193,7 +188,7 @@ TEST_CASE("POST never redirects off the site", "[consent]") {
 }
 
 TEST_CASE("cross-site posts are refused with 403 and set nothing", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   const auto context = context_for(*policy);
   for (HeaderList headers :
        {HeaderList{{"Sec-Fetch-Site", "cross-site"}}, HeaderList{{"sec-fetch-site", "same-site"}},
@@ -212,7 +207,7 @@ TEST_CASE("cross-site posts are refused with 403 and set nothing", "[consent]") 
 }
 
 TEST_CASE("the settings page shows every category with the current state", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   auto context = context_for(*policy);
   context.consent = granted(*policy, {"usage"});
   LocalRequest request;
@@ -245,7 +240,7 @@ TEST_CASE("gpc.json follows the GPC spec", "[consent]") {
 }
 
 TEST_CASE("the banner asks only without a decision, and confirms once", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   const auto banner =
       consent_banner_html(*policy, undecided(*policy), ConsentSaved::none, "/bins?a=1&b=<2>");
   CHECK(
@@ -291,7 +286,7 @@ TEST_CASE("policy texts are escaped wherever they are inserted", "[consent]") {
 }
 
 TEST_CASE("a consent response's cookie is readable as the new consent", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   const auto values = consent_set_cookies(*policy, policy->always_on_categories(),
                                           ConsentSaved::rejected, true, {});
   std::vector<std::string_view> views(values.begin(), values.end());
@@ -304,7 +299,7 @@ TEST_CASE("a consent response's cookie is readable as the new consent", "[consen
 }
 
 TEST_CASE("the placeholder names the provider and posts consent for its category", "[consent]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   EmbedPlaceholder placeholder;
   placeholder.provider = "YouTube";
   placeholder.category = *policy->category_id("campaigns");

@@ -3,27 +3,17 @@
 #include <string>
 #include <vector>
 
-#include "veil/policies/loader.hpp"
+#include "bundled_policy.hpp"
 #include "veil/proxy/embed_blocker.hpp"
 #include "veil/proxy/embed_blocker_html.hpp"
 #include "veil/proxy/gzip_codec.hpp"
 
 using namespace veil::proxy;
+using veil::proxy::test::bundled_policy;
 namespace policies = veil::policies;
 namespace http = boost::beast::http;
 
 namespace {
-
-std::shared_ptr<const policies::Policy> load(const char* name) {
-  auto policy = policies::load_policy(std::string(VEIL_SOURCE_DIR) + "/policies/" + name).policy;
-  REQUIRE(policy != nullptr);
-  return policy;
-}
-
-std::shared_ptr<const policies::Policy> council_policy() {
-  static const auto policy = load("council-default.yaml");
-  return policy;
-}
 
 struct Rewritten {
   std::string html;
@@ -32,7 +22,7 @@ struct Rewritten {
 
 Rewritten rewrite(std::string_view html, std::vector<std::string> granted = {}, bool enforce = true,
                   std::size_t chunk = 1 << 20) {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   EmbedHtmlRewrite::Settings settings;
   settings.policy = policy;
   settings.granted = policies::consent_for(*policy, granted).granted;
@@ -85,7 +75,7 @@ TEST_CASE("url_host decodes what a browser would contact", "[embed_blocker]") {
 }
 
 TEST_CASE("inline scripts are recognised by host and by well-known tag calls", "[embed_blocker]") {
-  const auto policy = council_policy();
+  const auto policy = bundled_policy("council-default.yaml");
   const auto none = policy->always_on_categories();
   const auto* gtm = inline_script_rule(
       *policy, "(function(w,d,s,l,i){j.src='https://www.googletagmanager.com/gtm.js?id='+i})",

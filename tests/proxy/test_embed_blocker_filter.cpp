@@ -3,21 +3,16 @@
 #include <string>
 #include <vector>
 
-#include "veil/policies/loader.hpp"
+#include "bundled_policy.hpp"
 #include "veil/proxy/embed_blocker.hpp"
 #include "veil/proxy/gzip_codec.hpp"
 
 using namespace veil::proxy;
+using veil::proxy::test::bundled_policy;
 namespace policies = veil::policies;
 namespace http = boost::beast::http;
 
 namespace {
-
-std::shared_ptr<const policies::Policy> load(const char* name) {
-  auto policy = policies::load_policy(std::string(VEIL_SOURCE_DIR) + "/policies/" + name).policy;
-  REQUIRE(policy != nullptr);
-  return policy;
-}
 
 constexpr std::string_view kPage =
     "<!DOCTYPE html><html><head><title>Bins</title></head><body class=\"x\">"
@@ -38,7 +33,8 @@ struct Chain {
   ConsentFilter consent{"2026-11-23"};
   EmbedBlocker blocker{consent, metrics};
 
-  explicit Chain(const char* policy_file = "council-default.yaml") : policy(load(policy_file)) {}
+  explicit Chain(const char* policy_file = "council-default.yaml")
+      : policy(bundled_policy(policy_file)) {}
 
   Proxied run(std::string_view cookie, std::string_view accept_encoding, ResponseHead head,
               std::string_view body, std::size_t chunk = 1 << 20,

@@ -3,20 +3,15 @@
 #include <string>
 #include <vector>
 
-#include "veil/policies/loader.hpp"
+#include "bundled_policy.hpp"
 #include "veil/proxy/security_headers.hpp"
 
 using namespace veil::proxy;
+using veil::proxy::test::bundled_policy;
 namespace policies = veil::policies;
 namespace http = boost::beast::http;
 
 namespace {
-
-std::shared_ptr<const policies::Policy> load(const char* name) {
-  auto policy = policies::load_policy(std::string(VEIL_SOURCE_DIR) + "/policies/" + name).policy;
-  REQUIRE(policy != nullptr);
-  return policy;
-}
 
 std::vector<std::string> values(const ResponseHead& head, std::string_view name) {
   std::vector<std::string> out;
@@ -29,7 +24,7 @@ std::vector<std::string> values(const ResponseHead& head, std::string_view name)
 }  // namespace
 
 TEST_CASE("CSP lists only granted categories' hosts", "[security_headers]") {
-  const auto policy = load("council-default.yaml");
+  const auto policy = bundled_policy("council-default.yaml");
   const auto rejected = policies::consent_for(*policy, {});
   const auto csp = consent_content_security_policy(*policy, rejected);
   for (auto directive :
@@ -54,7 +49,7 @@ TEST_CASE("SecurityHeaders adds a CSP beside the origin's and marks the page pri
   ConsentFilter consent("2026-11-23");
   SecurityHeaders filter(consent);
   Exchange exchange;
-  exchange.policy = load("council-default.yaml");
+  exchange.policy = bundled_policy("council-default.yaml");
   exchange.request.target("/news");
   consent.on_request(exchange);
   exchange.response.set(http::field::content_type, "text/html; charset=utf-8");
@@ -81,7 +76,7 @@ TEST_CASE("report-only mode sends Content-Security-Policy-Report-Only", "[securi
   ConsentFilter consent("2026-11-23");
   SecurityHeaders filter(consent);
   Exchange exchange;
-  exchange.policy = load("report-only.yaml");
+  exchange.policy = bundled_policy("report-only.yaml");
   exchange.request.target("/");
   consent.on_request(exchange);
   exchange.response.set(http::field::content_type, "text/html");
