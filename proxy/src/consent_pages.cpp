@@ -191,22 +191,14 @@ CategorySet all_categories(const Policy& policy) {
   return all;
 }
 
-LocalResponse text_response(unsigned status, std::string body) {
-  LocalResponse response;
-  response.status = status;
-  response.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}};
-  response.body = std::move(body);
-  return response;
-}
-
 LocalResponse handle_consent_post(const Policy& policy, const LocalRequest& request,
                                   const ConsentRequestContext& context) {
   if (!is_same_origin_post(request, context.host)) {
-    return text_response(403, "Consent can only be changed from this website's own pages.\n");
+    return plain_text_response(403, "Consent can only be changed from this website's own pages.\n");
   }
   std::string error;
   auto choice = parse_consent_form(policy, request.body, context.consent, error);
-  if (!choice) return text_response(400, "Unreadable consent form: " + error + "\n");
+  if (!choice) return plain_text_response(400, "Unreadable consent form: " + error + "\n");
 
   const auto fields = parse_form(request.body);
   std::string_view return_path = "/";
@@ -408,7 +400,7 @@ LocalResponse handle_consent_request(const Policy& policy, const LocalRequest& r
                                      const ConsentRequestContext& context) {
   if (request.method == "POST") return handle_consent_post(policy, request, context);
   if (request.method != "GET" && request.method != "HEAD") {
-    auto response = text_response(405, "Use GET or POST.\n");
+    auto response = plain_text_response(405, "Use GET or POST.\n");
     response.headers.emplace_back("Allow", "GET, HEAD, POST");
     return response;
   }

@@ -28,6 +28,15 @@ struct LocalResponse {
   std::string body;
 };
 
+// A plain-text answer that no cache keeps: admin endpoints and the errors of local endpoints.
+inline LocalResponse plain_text_response(unsigned status, std::string body) {
+  LocalResponse response;
+  response.status = status;
+  response.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}};
+  response.body = std::move(body);
+  return response;
+}
+
 // Must not block for long: it runs on the connection's I/O thread.
 using LocalHandler = std::function<LocalResponse(const LocalRequest&)>;
 
