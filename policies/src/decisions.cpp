@@ -61,6 +61,32 @@ class Explanation {
   std::vector<std::string>* out_;
 };
 
+enum class Classification { unclassified, refused, granted };
+
+// What both directions of a cookie decision share: the rule that classifies the cookie, its
+// category and whether the visitor granted it, each with its reason.
+template <class Decision>
+Classification classify(const Policy& policy, std::string_view name, std::string_view domain,
+                        std::string_view path, const ConsentState& consent, Decision& decision,
+                        Explanation& why) {
+  decision.rule = policy.classify_cookie(name, domain, path);
+  if (decision.rule == nullptr) {
+    why.add([] { return "no rule matches"; });
+    why.add([&] { return unclassified_reason(policy); });
+    return Classification::unclassified;
+  }
+  const CookieRule& rule = *decision.rule;
+  decision.category = rule.category;
+  why.add([&] { return category_reason(policy, rule.category, rule.where); });
+  decision.granted = consent.granted.contains(rule.category);
+  if (!decision.granted) {
+    why.add([&] { return refusal_reason(consent); });
+    return Classification::refused;
+  }
+  if (!policy.always_on(rule.category)) why.add([&] { return consent_reason(consent); });
+  return Classification::granted;
+}
+
 }  // namespace
 
 std::string_view to_string(CookieAction action) {
@@ -136,23 +162,18 @@ SetCookieDecision decide_set_cookie(const Policy& policy, const SetCookie& cooki
   const std::string_view domain =
       cookie.domain() ? std::string_view(*cookie.domain()) : context.request_host;
   const std::string_view path = cookie.path() ? std::string_view(*cookie.path()) : "/";
-  decision.rule = policy.classify_cookie(cookie.name(), domain, path);
-  if (decision.rule == nullptr) {
-    why.add([] { return "no rule matches"; });
-    why.add([&] { return unclassified_reason(policy); });
-    if (policy.cookies.unclassified == Unclassified::block) decision.action = CookieAction::remove;
-    return decision;
+  switch (classify(policy, cookie.name(), domain, path, consent, decision, why)) {
+    case Classification::unclassified:
+      if (policy.cookies.unclassified == Unclassified::block)
+        decision.action = CookieAction::remove;
+      return decision;
+    case Classification::refused:
+      decision.action = CookieAction::remove;
+      return decision;
+    case Classification::granted:
+      break;
   }
   const CookieRule& rule = *decision.rule;
-  decision.category = rule.category;
-  why.add([&] { return category_reason(policy, rule.category, rule.where); });
-  decision.granted = consent.granted.contains(rule.category);
-  if (!decision.granted) {
-    why.add([&] { return refusal_reason(consent); });
-    decision.action = CookieAction::remove;
-    return decision;
-  }
-  if (!policy.always_on(rule.category)) why.add([&] { return consent_reason(consent); });
 
   RequiredAttributes required = rule.required;
   required.secure = required.secure && context.tls;
@@ -186,24 +207,11 @@ RequestCookieDecision decide_request_cookie(const Policy& policy, std::string_vi
   RequestCookieDecision decision;
   Explanation why(reasons, decision.reasons);
   decision.enforced = mode == Mode::enforce;
-  decision.rule = policy.classify_cookie(name, request_host, "/");
-  if (decision.rule == nullptr) {
-    why.add([] { return "no rule matches"; });
-    why.add([&] { return unclassified_reason(policy); });
-    if (policy.cookies.unclassified == Unclassified::block) {
-      decision.action = RequestCookieAction::expire;
-    }
-    return decision;
-  }
-  const CookieRule& rule = *decision.rule;
-  decision.category = rule.category;
-  why.add([&] { return category_reason(policy, rule.category, rule.where); });
-  decision.granted = consent.granted.contains(rule.category);
-  if (!decision.granted) {
-    why.add([&] { return refusal_reason(consent); });
+  const auto classification = classify(policy, name, request_host, "/", consent, decision, why);
+  if (classification == Classification::refused ||
+      (classification == Classification::unclassified &&
+       policy.cookies.unclassified == Unclassified::block)) {
     decision.action = RequestCookieAction::expire;
-  } else if (!policy.always_on(rule.category)) {
-    why.add([&] { return consent_reason(consent); });
   }
   return decision;
 }
