@@ -1,7 +1,6 @@
 """`veil audit report` end to end through the built binary: audit files from two proxy instances
 merge into one "cookies we use" page (HTML, Markdown, JSON) with the violations listed."""
 
-import html.parser
 import json
 import os
 import sys
@@ -9,6 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+from audit_report_html import AuditReportTables  # noqa: E402
 
 POLICY = os.path.join(harness.SOURCE_DIR, "policies", "council-default.yaml")
 
@@ -45,44 +45,6 @@ INSTANCE_B = [
 OBSERVED = {"_ga", "session", "tracker_*", "_ga_*", "<b>x*"}
 
 
-class TablesParser(html.parser.HTMLParser):
-    """Collects each table's caption and its row headers (cookie names)."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables = []  # [caption, [row header texts]]
-        self.in_caption = self.in_row_header = False
-        self.has_inline_css = False
-        self.external = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "table":
-            self.tables.append(["", []])
-        elif tag == "caption":
-            self.in_caption = True
-        elif tag == "th" and attrs.get("scope") == "row":
-            self.in_row_header = True
-            self.tables[-1][1].append("")
-        elif tag == "style":
-            self.has_inline_css = True
-        for name in ("src", "href"):
-            if name in attrs:
-                self.external.append(attrs[name])
-
-    def handle_endtag(self, tag):
-        if tag == "caption":
-            self.in_caption = False
-        elif tag == "th":
-            self.in_row_header = False
-
-    def handle_data(self, data):
-        if self.in_caption:
-            self.tables[-1][0] += data
-        elif self.in_row_header:
-            self.tables[-1][1][-1] += data
-
-
 class AuditReport(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -109,7 +71,7 @@ class AuditReport(unittest.TestCase):
         self.assertEqual(self.report("--policy", POLICY, "-o", out), "")
         with open(out) as page:
             text = page.read()
-        parser = TablesParser()
+        parser = AuditReportTables()
         parser.feed(text)
         self.assertTrue(text.startswith("<!DOCTYPE html>"))
         self.assertIn('<html lang="en">', text)

@@ -5,7 +5,6 @@ what the browser receives, what the origin receives, the cookie counters on /met
 file written at SIGTERM (no cookie value, no address) and `veil audit report` on it."""
 
 import email.utils
-import html.parser
 import http.client
 import http.server
 import json
@@ -20,6 +19,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+from audit_report_html import AuditReportTables  # noqa: E402
 
 DEFAULT_POLICY = os.path.join(harness.SOURCE_DIR, "policies", "council-default.yaml")
 HOST = "www.example.gov.uk"
@@ -93,36 +93,6 @@ def parse_set_cookie(value):
 
 def http_seconds(text):
     return int(email.utils.parsedate_to_datetime(text).timestamp())
-
-
-class CookieTables(html.parser.HTMLParser):
-    """Each table's caption and its row headers (cookie names)."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables = []
-        self.in_caption = self.in_row_header = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append(["", []])
-        elif tag == "caption":
-            self.in_caption = True
-        elif tag == "th" and dict(attrs).get("scope") == "row":
-            self.in_row_header = True
-            self.tables[-1][1].append("")
-
-    def handle_endtag(self, tag):
-        if tag == "caption":
-            self.in_caption = False
-        elif tag == "th":
-            self.in_row_header = False
-
-    def handle_data(self, data):
-        if self.in_caption:
-            self.tables[-1][0] += data
-        elif self.in_row_header:
-            self.tables[-1][1][-1] += data
 
 
 class CookiesThroughTheProxy(unittest.TestCase):
@@ -336,7 +306,7 @@ class CookiesThroughTheProxy(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr.decode())
         with open(out) as page:
             text = page.read()
-        parser = CookieTables()
+        parser = AuditReportTables()
         parser.feed(text)
         cookie_tables = [rows for caption, rows in parser.tables if caption.endswith(" cookies")]
         names = [name for rows in cookie_tables for name in rows]
