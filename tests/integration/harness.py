@@ -79,6 +79,15 @@ def raise_open_files_limit(wanted):
     return soft
 
 
+def rss_kib(pid):
+    """The resident set size of process `pid`, in KiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 def scrape_metrics(admin_port, timeout=30):
     """GET /metrics from the admin listener: {'name{labels}': value} for every sample line."""
     url = f"http://127.0.0.1:{admin_port}/metrics"

@@ -136,14 +136,6 @@ def open_descriptors(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 class FaultsTest(unittest.TestCase):
     """One proxy per fault: the faulty origin is the default site, a well-behaved origin serves
     good.example."""
@@ -163,12 +155,12 @@ class FaultsTest(unittest.TestCase):
                 self.repeat(p.port, CONCURRENCY * 2, check_repeated)
                 self.assert_serving(p.port)
                 fds_before = self.settled_descriptors(pid, None)
-                rss_before = rss_kib(pid)
+                rss_before = harness.rss_kib(pid)
 
                 self.repeat(p.port, REPEATS, check_repeated)
                 self.assert_serving(p.port)
                 fds_after = self.settled_descriptors(pid, fds_before)
-                rss_after = rss_kib(pid)
+                rss_after = harness.rss_kib(pid)
                 print(f"\n  {handler.__name__}: {REPEATS} faults; descriptors {fds_before} -> {fds_after};"
                       f" VmRSS {rss_before} -> {rss_after} KiB", file=sys.stderr)
                 self.assertLessEqual(fds_after, fds_before, "descriptors leaked")

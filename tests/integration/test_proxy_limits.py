@@ -10,15 +10,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
 from test_proxy_fixtures import connect, origin, proxy, read_response  # noqa: E402
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class LimitsTest(unittest.TestCase):
@@ -50,7 +43,7 @@ class LimitsTest(unittest.TestCase):
     def test_endless_chunk_line_is_cut_off_with_bounded_memory(self):
         # Beast buffers a chunk-size line (with its extensions) until its CRLF: without a bound on
         # the connection's buffer one client could make the proxy hold any amount of memory.
-        before = rss_kib(self.proxy.process.pid)
+        before = harness.rss_kib(self.proxy.process.pid)
         with connect(self.proxy.port) as sock:
             sock.sendall(b"POST /sink HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=")
             sent = 0
@@ -63,7 +56,7 @@ class LimitsTest(unittest.TestCase):
             response = read_response(sock.makefile("rb"))
         self.assertEqual(response.status, 400)
         self.assertLess(sent, 4 << 20)
-        self.assertLess(rss_kib(self.proxy.process.pid) - before, 16 * 1024)
+        self.assertLess(harness.rss_kib(self.proxy.process.pid) - before, 16 * 1024)
 
     def test_slowloris_head_is_cut_off(self):
         with connect(self.proxy.port) as sock:

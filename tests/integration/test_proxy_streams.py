@@ -18,14 +18,6 @@ import harness  # noqa: E402
 from test_proxy_fixtures import connect, exchange, origin, proxy, raw_origin, read_response  # noqa: E402
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 class StreamsTest(unittest.TestCase):
     def test_upgrade_is_tunnelled_byte_for_byte(self):
         def handler(conn, received):
@@ -90,13 +82,13 @@ class StreamsTest(unittest.TestCase):
         with origin() as server, proxy("--upstream", f"http://127.0.0.1:{server.server_address[1]}",
                                        "--threads", "1", "--max-body-bytes", str(size)) as p:
             exchange(p.port, b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n", check_closed=False)
-            baseline = rss_kib(p.process.pid)
+            baseline = harness.rss_kib(p.process.pid)
             peak = [baseline]
             done = threading.Event()
 
             def sample():
                 while not done.is_set():
-                    peak[0] = max(peak[0], rss_kib(p.process.pid))
+                    peak[0] = max(peak[0], harness.rss_kib(p.process.pid))
                     time.sleep(0.05)
 
             sampler = threading.Thread(target=sample, daemon=True)
