@@ -1,15 +1,16 @@
-#include "gzip_codec.hpp"
+#include "veil/anonymiser/gzip_codec.hpp"
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace veil::anonymiser::detail {
+namespace veil::anonymiser {
 namespace {
 
 constexpr int kGzipWindowBits = 15 + 16;  // 32 KiB window, gzip wrapper
 constexpr std::size_t kEncodeChunk = 64 * 1024;
+constexpr std::size_t kDecodeChunk = 16 * 1024;
 
 std::string zlib_message(const z_stream& stream, int code) {
   if (stream.msg != nullptr) return stream.msg;
@@ -20,6 +21,7 @@ std::string zlib_message(const z_stream& stream, int code) {
 
 struct GzipDecoder::Impl {
   z_stream stream{};
+  bool started = false;  // some input was given
   bool member_ended = false;
 };
 
@@ -36,6 +38,7 @@ GzipDecoder::~GzipDecoder() {
 void GzipDecoder::give_input(const char* data, std::size_t size) {
   impl_->stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
   impl_->stream.avail_in = static_cast<uInt>(size);
+  impl_->started = impl_->started || size > 0;
 }
 
 bool GzipDecoder::needs_input() const {
@@ -43,7 +46,7 @@ bool GzipDecoder::needs_input() const {
 }
 
 bool GzipDecoder::between_members() const {
-  return impl_->member_ended;
+  return impl_->member_ended || !impl_->started;
 }
 
 std::size_t GzipDecoder::decode(char* out, std::size_t capacity) {
@@ -65,6 +68,21 @@ std::size_t GzipDecoder::decode(char* out, std::size_t capacity) {
     }
   }
   return capacity - stream.avail_out;
+}
+
+void GzipDecoder::decode(std::string_view input, std::string& out) {
+  give_input(input.data(), input.size());
+  while (!needs_input()) {
+    const std::size_t used = out.size();
+    out.resize(used + kDecodeChunk);
+    const std::size_t produced = decode(out.data() + used, kDecodeChunk);
+    out.resize(used + produced);
+    if (produced == 0) break;  // no progress possible (Z_BUF_ERROR): stop rather than spin
+  }
+}
+
+void GzipDecoder::finish() const {
+  if (!between_members()) throw std::runtime_error("truncated gzip data");
 }
 
 struct GzipEncoder::Impl {
@@ -117,4 +135,4 @@ void GzipEncoder::finish(std::string& out) {
   deflateReset(&impl_->stream);
 }
 
-}  // namespace veil::anonymiser::detail
+}  // namespace veil::anonymiser

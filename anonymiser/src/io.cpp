@@ -13,7 +13,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "gzip_codec.hpp"
+#include "veil/anonymiser/gzip_codec.hpp"
 
 namespace veil::anonymiser {
 namespace {
@@ -86,7 +86,7 @@ struct InputFile::Impl {
   std::uint64_t consumed = 0;
 
   bool detected = false;
-  std::unique_ptr<detail::GzipDecoder> gzip;
+  std::unique_ptr<GzipDecoder> gzip;
   std::unique_ptr<char[]> compressed;
   std::string
       replay;  // decoded bytes read ahead (by format detection or peek) that read() returns first
@@ -119,7 +119,7 @@ struct InputFile::Impl {
     }
     if (size >= 2 && static_cast<unsigned char>(compressed[0]) == 0x1f &&
         static_cast<unsigned char>(compressed[1]) == 0x8b) {
-      gzip = std::make_unique<detail::GzipDecoder>();
+      gzip = std::make_unique<GzipDecoder>();
       gzip->give_input(compressed.get(), size);
     } else {
       replay.append(compressed.get(), size);
@@ -240,7 +240,7 @@ struct OutputFile::Impl {
   Kind kind = Kind::file;
   std::string name;
   int fd = -1;
-  std::unique_ptr<detail::GzipEncoder> gzip;
+  std::unique_ptr<GzipEncoder> gzip;
   std::string compressed;
   bool committed = false;
   // Replacement only: the directory, and the named temporary file where O_TMPFILE is unavailable.
@@ -337,7 +337,7 @@ std::unique_ptr<OutputFile> OutputFile::open(const std::string& path, Mode mode)
   auto impl = std::make_unique<Impl>();
   impl->name = path;
   impl->fd = Impl::open_for_writing(path, mode);
-  if (ends_with_gz(path)) impl->gzip = std::make_unique<detail::GzipEncoder>();
+  if (ends_with_gz(path)) impl->gzip = std::make_unique<GzipEncoder>();
   return std::unique_ptr<OutputFile>(new OutputFile(std::move(impl)));
 }
 
@@ -371,7 +371,7 @@ std::unique_ptr<OutputFile> OutputFile::replacing(const std::string& path) {
   if (::fchown(impl->fd, original.st_uid, original.st_gid) != 0 && errno != EPERM) {
     fail(path, "cannot set owner", errno);
   }
-  if (ends_with_gz(path)) impl->gzip = std::make_unique<detail::GzipEncoder>();
+  if (ends_with_gz(path)) impl->gzip = std::make_unique<GzipEncoder>();
   return std::unique_ptr<OutputFile>(new OutputFile(std::move(impl)));
 }
 

@@ -6,10 +6,10 @@
 #include <string_view>
 
 #include "consent_cache.hpp"
+#include "veil/anonymiser/gzip_codec.hpp"
 #include "veil/policies/set_cookie.hpp"
 #include "veil/proxy/consent_pages.hpp"
 #include "veil/proxy/embed_blocker_html.hpp"
-#include "veil/proxy/gzip_codec.hpp"
 #include "veil/proxy/security_headers.hpp"
 
 namespace veil::proxy {
@@ -133,6 +133,7 @@ class EmbedTransform final : public BodyTransform {
     rewritten_.clear();
     rewrite_.write(chunk, rewritten_);
     encoder_->encode(rewritten_, out);
+    encoder_->sync_flush(out);  // a streamed page reaches the browser without waiting for the rest
   }
 
   void finish(std::string& out) override {
@@ -180,8 +181,8 @@ class EmbedTransform final : public BodyTransform {
   std::shared_ptr<EmbedBlocker::Counters> counters_;
   std::shared_ptr<const policies::Policy> policy_;  // for the category names counted
   EmbedHtmlRewrite rewrite_;
-  std::optional<GzipDecoder> decoder_;
-  std::optional<GzipEncoder> encoder_;
+  std::optional<anonymiser::GzipDecoder> decoder_;
+  std::optional<anonymiser::GzipEncoder> encoder_;
   std::string decoded_;
   std::string rewritten_;
 };

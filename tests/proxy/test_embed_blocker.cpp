@@ -6,7 +6,6 @@
 #include "bundled_policy.hpp"
 #include "veil/proxy/embed_blocker.hpp"
 #include "veil/proxy/embed_blocker_html.hpp"
-#include "veil/proxy/gzip_codec.hpp"
 
 using namespace veil::proxy;
 using veil::proxy::test::bundled_policy;
@@ -156,31 +155,4 @@ TEST_CASE("the rewrite does not depend on chunk boundaries", "[embed_blocker]") 
     INFO(chunk);
     CHECK(rewrite(kPage, {}, true, chunk).html == whole);
   }
-}
-
-TEST_CASE("gzip codec round trip across chunk boundaries", "[embed_blocker]") {
-  std::string text;
-  for (int i = 0; i < 5000; ++i) text += "<p>line " + std::to_string(i) + "</p>\n";
-  GzipEncoder encoder;
-  std::string compressed;
-  for (std::size_t at = 0; at < text.size(); at += 1000) {
-    encoder.encode(std::string_view(text).substr(at, 1000), compressed);
-  }
-  encoder.finish(compressed);
-  CHECK(compressed.size() < text.size() / 3);
-  for (std::size_t chunk : {1, 17, 4096}) {
-    GzipDecoder decoder;
-    std::string decoded;
-    for (std::size_t at = 0; at < compressed.size(); at += chunk) {
-      decoder.decode(std::string_view(compressed).substr(at, chunk), decoded);
-    }
-    CHECK_NOTHROW(decoder.finish());
-    CHECK(decoded == text);
-  }
-  GzipDecoder truncated;
-  std::string out;
-  truncated.decode(std::string_view(compressed).substr(0, compressed.size() / 2), out);
-  CHECK_THROWS(truncated.finish());
-  GzipDecoder garbage;
-  CHECK_THROWS(garbage.decode("this is not gzip at all", out));
 }

@@ -4,10 +4,12 @@
 #include <vector>
 
 #include "bundled_policy.hpp"
+#include "veil/anonymiser/gzip_codec.hpp"
 #include "veil/proxy/embed_blocker.hpp"
-#include "veil/proxy/gzip_codec.hpp"
 
 using namespace veil::proxy;
+using veil::anonymiser::GzipDecoder;
+using veil::anonymiser::GzipEncoder;
 using veil::proxy::test::bundled_policy;
 namespace policies = veil::policies;
 namespace http = boost::beast::http;

@@ -1,4 +1,6 @@
-// zlib's gzip format behind two small classes, so that io.cpp stays free of zlib's C interface.
+// Streaming gzip (RFC 1952) with zlib behind two small classes, so that callers stay free of zlib's
+// C interface: `veil anonymise` reads and writes .gz logs with them, and the proxy's EmbedBlocker
+// decodes the HTML an origin sends gzipped and re-encodes it for clients that accept gzip.
 #pragma once
 
 #include <cstddef>
@@ -6,9 +8,10 @@
 #include <string>
 #include <string_view>
 
-namespace veil::anonymiser::detail {
+namespace veil::anonymiser {
 
-// Decompresses a gzip stream made of one or more concatenated members.
+// Decompresses a gzip stream made of one or more concatenated members. Errors throw
+// std::runtime_error("corrupt gzip data: …").
 class GzipDecoder {
  public:
   GzipDecoder();
@@ -16,14 +19,19 @@ class GzipDecoder {
   GzipDecoder(const GzipDecoder&) = delete;
   GzipDecoder& operator=(const GzipDecoder&) = delete;
 
-  // Hands over the next compressed bytes; they must stay valid until needs_input() is true again.
+  // Pulling into a caller's buffer (bounded memory whatever the compression ratio):
+  // hands over the next compressed bytes; they must stay valid until needs_input() is true again.
   void give_input(const char* data, std::size_t size);
   bool needs_input() const;
-  // Decompresses into `out` what the given input allows; returns the bytes produced. Throws
-  // std::runtime_error("corrupt gzip data: …").
+  // Decompresses into `out` what the given input allows; returns the bytes produced.
   std::size_t decode(char* out, std::size_t capacity);
   // True when no member is partly decoded: the end of input there is a clean end.
   bool between_members() const;
+
+  // Pushing one piece at a time: appends everything `input` decodes to.
+  void decode(std::string_view input, std::string& out);
+  // At the end of the input: throws std::runtime_error("truncated gzip data") inside a member.
+  void finish() const;
 
  private:
   struct Impl;
@@ -48,4 +56,4 @@ class GzipEncoder {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace veil::anonymiser::detail
+}  // namespace veil::anonymiser
