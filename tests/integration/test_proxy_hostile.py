@@ -21,6 +21,7 @@ from test_proxy_fixtures import closed_by_peer, connect, proxy, read_response  #
 CLOSED = "closed"
 FOLLOW_UP = b"GET /follow-up HTTP/1.1\r\nHost: a\r\n\r\n"
 HIDDEN = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+UPSTREAM_AUTHORITY = "upstream authority"  # the Host veil adds: the origin's address as configured
 
 
 class Row:
@@ -218,8 +219,8 @@ ROWS = [
     rejected("Host with a path", b"GET / HTTP/1.1\r\nHost: b.example/x\r\n\r\n", 400),
     accepted("Host routes case-insensitively, port ignored", b"GET /h HTTP/1.1\r\nHost: B.Example:8080\r\n\r\n",
              forwarded=[("b", "/h", "B.Example:8080", b"")]),
-    accepted("HTTP/1.0 without Host goes to the default site", b"GET /old HTTP/1.0\r\n\r\n",
-             forwarded=[("a", "/old", None, b"")], close=True, follow_up=False),
+    accepted("HTTP/1.0 without Host goes to the default site with a Host added", b"GET /old HTTP/1.0\r\n\r\n",
+             forwarded=[("a", "/old", UPSTREAM_AUTHORITY, b"")], close=True, follow_up=False),
 
     # --- field names ---
     rejected("space before the colon", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
@@ -423,8 +424,10 @@ class HostileRequestsTest(unittest.TestCase):
                 seen = origin.requests[requests_before:]
                 bytes_seen = origin.bytes_received - bytes_before
             self.assertFalse(any(r["target"].endswith("/smuggled") for r in seen), f"{name} saw a smuggled request")
-            mine = [e for e in expected if e[0] == name]
-            self.assertEqual([(r["target"], r["host"], r["body"]) for r in seen], [e[1:] for e in mine],
+            authority = f"127.0.0.1:{origin.port}"
+            mine = [(target, authority if host == UPSTREAM_AUTHORITY else host, body)
+                    for origin_name, target, host, body in expected if origin_name == name]
+            self.assertEqual([(r["target"], r["host"], r["body"]) for r in seen], mine,
                              f"requests at origin {name}")
             if not expected and not row.head_may_reach_origin:
                 self.assertEqual(bytes_seen, 0, f"{name} received bytes of a rejected request")
