@@ -1,3 +1,5 @@
+#include <array>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -9,22 +11,30 @@ namespace {
 // Keeps the leading bits of the address and zeroes the rest.
 class Truncate final : public AddressMethod {
  public:
+  // IPv4 addresses are held in their 16-byte IPv4-mapped form, their bits from 96 on.
   Truncate(int ipv4_prefix, int ipv6_prefix)
-      : ipv4_prefix_(ipv4_prefix), ipv6_prefix_(ipv6_prefix) {}
+      : ipv4_mask_(leading_ones(96 + ipv4_prefix)), ipv6_mask_(leading_ones(ipv6_prefix)) {}
 
   IpAddress apply(const IpAddress& address) override {
+    const auto& mask = address.is_v4() ? ipv4_mask_ : ipv6_mask_;
     auto bytes = address.bytes();
-    int first_bit = address.is_v4() ? 96 + ipv4_prefix_ : ipv6_prefix_;
-    for (int bit = first_bit; bit < 128; ++bit) {
-      bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
-    }
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] &= mask[i];
     auto result = IpAddress::v6(bytes);
     return address.is_v4() ? result.to_v4() : result;
   }
 
  private:
-  int ipv4_prefix_;
-  int ipv6_prefix_;
+  using Mask = std::array<std::uint8_t, 16>;
+
+  static Mask leading_ones(int bits) {
+    Mask mask{};
+    for (int bit = 0; bit < bits; ++bit)
+      mask[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    return mask;
+  }
+
+  Mask ipv4_mask_;
+  Mask ipv6_mask_;
 };
 
 }  // namespace
