@@ -5,8 +5,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
+#include <bit>
 #include <stdexcept>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace veil::anonymiser {
 namespace {
@@ -16,9 +20,9 @@ namespace {
 enum class Needs : std::uint8_t {
   anything,     // a policy-supplied pattern: always run
   email,        // '@' or "%40" followed by a letter
-  inward_code,  // postcode: a digit followed by two letters ("1AA")
-  nino,         // six digits, and a suffix letter A-D after a digit (and maybe a separator)
-  ten_digits,   // phone (0 + 9 digits at least) and NHS numbers
+  inward_code,  // postcode: a digit and two letters ending a word ("1AA")
+  nino,  // six digits, and a suffix letter A-D ending a word after a digit (and maybe a separator)
+  ten_digits,  // phone (0 + 9 digits at least) and NHS numbers
 };
 
 Needs needs_of(const PiiRule& rule) {
@@ -46,17 +50,13 @@ bool is_digit(char c) {
 bool is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-
-// Bytes the prefilter looks at; every other byte (most of a URL) is skipped with one table load.
-enum ByteClass : std::uint8_t { kPlain = 0, kDigit = 1, kAt = 2, kPercent = 3 };
-
-constexpr std::array<std::uint8_t, 256> kByteClasses = [] {
-  std::array<std::uint8_t, 256> classes{};
-  for (int c = '0'; c <= '9'; ++c) classes[c] = kDigit;
-  classes['@'] = kAt;
-  classes['%'] = kPercent;
-  return classes;
-}();
+// RE2's \w and \s (ASCII only): the rules end in \b and separate with \s.
+bool is_word(char c) {
+  return is_digit(c) || is_letter(c) || c == '_';
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -69,6 +69,36 @@ bool is_nino_suffix(char c) {
   return (c >= 'A' && c <= 'D') || (c >= 'a' && c <= 'd');
 }
 
+// The bytes of a 16-byte chunk (or a shorter tail) the prefilter looks at: digits, and '@' or '%'.
+// Most of a URL is letters and '/', '-', '.', so most chunks have neither and are skipped whole.
+struct ChunkMarks {
+  std::uint32_t digits = 0;
+  std::uint32_t at_or_percent = 0;
+};
+
+ChunkMarks chunk_marks(const char* chunk, std::size_t length) {
+  ChunkMarks marks;
+#if defined(__SSE2__)
+  if (length == 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk));
+    // Signed compares: bytes from 0x80 on are negative, hence no digits.
+    const __m128i digits = _mm_and_si128(_mm_cmpgt_epi8(bytes, _mm_set1_epi8('0' - 1)),
+                                         _mm_cmplt_epi8(bytes, _mm_set1_epi8('9' + 1)));
+    const __m128i at_or_percent = _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('@')),
+                                               _mm_cmpeq_epi8(bytes, _mm_set1_epi8('%')));
+    marks.digits = static_cast<std::uint32_t>(_mm_movemask_epi8(digits));
+    marks.at_or_percent = static_cast<std::uint32_t>(_mm_movemask_epi8(at_or_percent));
+    return marks;
+  }
+#endif
+  for (std::size_t i = 0; i < length; ++i) {
+    const char c = chunk[i];
+    if (is_digit(c)) marks.digits |= 1U << i;
+    if (c == '@' || c == '%') marks.at_or_percent |= 1U << i;
+  }
+  return marks;
+}
+
 struct FieldTraits {
   std::size_t digits = 0;
   bool email = false;
@@ -77,61 +107,48 @@ struct FieldTraits {
   bool percent = false;  // a '%' anywhere: the field may need decoding
 
   explicit FieldTraits(std::string_view text) {
-    const std::size_t size = text.size();
-    std::size_t i = 0;
-    // Most of a URL is letters and '/', '-', '.': skip eight bytes at a time while none of them
-    // can be a digit, '@' or '%'.
-    for (; i + 8 <= size; i += 8) {
-      std::uint64_t chunk;
-      std::memcpy(&chunk, text.data() + i, sizeof chunk);
-      if (may_be_interesting(chunk)) visit(text, i, i + 8);
-    }
-    visit(text, i, size);
-  }
-
-  // True when some byte of `chunk` lies in '0'..'@' (digits, '@' and a few punctuation marks) or
-  // is '%' (bit tricks from "Bit Twiddling Hacks": hasbetween and haszero).
-  static bool may_be_interesting(std::uint64_t chunk) {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-    constexpr std::uint64_t kHigh = kOnes * 0x80;
-    const std::uint64_t low7 = chunk & (kOnes * 0x7f);
-    const std::uint64_t between =
-        (kOnes * (127 + '@' + 1) - low7) & ~chunk & (low7 + kOnes * (127 - ('0' - 1))) & kHigh;
-    const std::uint64_t not_percent = chunk ^ (kOnes * '%');
-    const std::uint64_t percent = (not_percent - kOnes) & ~not_percent & kHigh;
-    return (between | percent) != 0;
-  }
-
-  void visit(std::string_view text, std::size_t begin, std::size_t end) {
-    const std::size_t size = text.size();
-    auto at = [&](std::size_t i) { return i < size ? text[i] : '\0'; };
-    for (std::size_t i = begin; i < end; ++i) {
-      switch (kByteClasses[static_cast<unsigned char>(text[i])]) {
-        case kPlain:
-          break;
-        case kDigit: {
-          ++digits;
-          const char next = at(i + 1);
-          if (is_letter(next)) {
-            inward_code = inward_code || is_letter(at(i + 2));
-            nino_suffix = nino_suffix || is_nino_suffix(next);
-          } else if (next == ' ' || next == '+' || next == '\t') {
-            nino_suffix = nino_suffix || is_nino_suffix(at(i + 2));
-          } else if (next == '%') {
-            nino_suffix =
-                nino_suffix || (at(i + 2) == '2' && at(i + 3) == '0' && is_nino_suffix(at(i + 4)));
-          }
-          break;
-        }
-        case kAt:
-          email = email || is_letter(at(i + 1));
-          break;
-        case kPercent:
-          percent = true;
-          email = email || (at(i + 1) == '4' && at(i + 2) == '0' && is_letter(at(i + 3)));
-          break;
+    for (std::size_t chunk = 0; chunk < text.size(); chunk += 16) {
+      const auto marks =
+          chunk_marks(text.data() + chunk, std::min<std::size_t>(16, text.size() - chunk));
+      // Few bytes are digits: clearing them one by one beats std::popcount, which is a library
+      // call on the baseline x86-64 without POPCNT.
+      for (std::uint32_t digit = marks.digits; digit != 0; digit &= digit - 1) ++digits;
+      // Only the last digit of a run can be followed by a letter or separator.
+      const std::uint32_t run_ends = marks.digits & ~(marks.digits >> 1);
+      for (std::uint32_t visit = run_ends | marks.at_or_percent; visit != 0; visit &= visit - 1) {
+        look_around(text, chunk + static_cast<std::size_t>(std::countr_zero(visit)));
       }
     }
+  }
+
+  // `text[i]` is a digit, '@' or '%': notes what it may start or end.
+  void look_around(std::string_view text, std::size_t i) {
+    const std::size_t size = text.size();
+    auto at = [&](std::size_t j) { return j < size ? text[j] : '\0'; };
+    const char c = text[i];
+    if (c == '@') {
+      email = email || is_letter(at(i + 1));
+    } else if (c == '%') {
+      percent = true;
+      email = email || (at(i + 1) == '4' && at(i + 2) == '0' && is_letter(at(i + 3)));
+    } else {
+      const char next = at(i + 1);
+      if (is_letter(next)) {
+        inward_code = inward_code || (is_letter(at(i + 2)) && !is_word(at(i + 3)));
+        nino_suffix = nino_suffix || nino_suffix_at(text, i + 1);
+      } else if (next == '+' || is_space(next)) {
+        nino_suffix = nino_suffix || nino_suffix_at(text, i + 2);
+      } else if (next == '%') {
+        nino_suffix =
+            nino_suffix || (at(i + 2) == '2' && at(i + 3) == '0' && nino_suffix_at(text, i + 4));
+      }
+    }
+  }
+
+  // A National Insurance suffix letter ending a word at `i`.
+  static bool nino_suffix_at(std::string_view text, std::size_t i) {
+    return i < text.size() && is_nino_suffix(text[i]) &&
+           (i + 1 == text.size() || !is_word(text[i + 1]));
   }
 
   // Bit per Needs value this field satisfies.
