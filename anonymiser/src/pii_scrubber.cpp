@@ -74,6 +74,7 @@ bool is_nino_suffix(char c) {
 struct ChunkMarks {
   std::uint32_t digits = 0;
   std::uint32_t at_or_percent = 0;
+  bool non_ascii = false;
 };
 
 ChunkMarks chunk_marks(const char* chunk, std::size_t length) {
@@ -88,6 +89,7 @@ ChunkMarks chunk_marks(const char* chunk, std::size_t length) {
                                                _mm_cmpeq_epi8(bytes, _mm_set1_epi8('%')));
     marks.digits = static_cast<std::uint32_t>(_mm_movemask_epi8(digits));
     marks.at_or_percent = static_cast<std::uint32_t>(_mm_movemask_epi8(at_or_percent));
+    marks.non_ascii = _mm_movemask_epi8(bytes) != 0;
     return marks;
   }
 #endif
@@ -95,6 +97,7 @@ ChunkMarks chunk_marks(const char* chunk, std::size_t length) {
     const char c = chunk[i];
     if (is_digit(c)) marks.digits |= 1U << i;
     if (c == '@' || c == '%') marks.at_or_percent |= 1U << i;
+    if (static_cast<unsigned char>(c) >= 0x80) marks.non_ascii = true;
   }
   return marks;
 }
@@ -113,6 +116,9 @@ struct FieldTraits {
       // Few bytes are digits: clearing them one by one beats std::popcount, which is a library
       // call on the baseline x86-64 without POPCNT.
       for (std::uint32_t digit = marks.digits; digit != 0; digit &= digit - 1) ++digits;
+      // Under (?i) RE2 also matches 's' and 'k' to the UTF-8 letters U+017F and U+212A, which the
+      // byte checks below do not know: such a field may hold an e-mail address or inward code.
+      if (marks.non_ascii) email = inward_code = true;
       // Only the last digit of a run can be followed by a letter or separator.
       const std::uint32_t run_ends = marks.digits & ~(marks.digits >> 1);
       for (std::uint32_t visit = run_ends | marks.at_or_percent; visit != 0; visit &= visit - 1) {
