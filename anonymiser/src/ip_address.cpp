@@ -227,8 +227,9 @@ std::size_t parse_ipv6_prefix(std::string_view text, IpAddress& address,
         fields[count++] = static_cast<std::uint16_t>(embedded.v4_value());
         pos += length;
         remember_if_complete();
+        break;
       }
-      break;
+      // No dotted quad: the '.' ends the address after this field, as a full stop does.
     }
     fields[count++] = static_cast<std::uint16_t>(value);
     pos += digits;
