@@ -37,13 +37,12 @@ HeadScanner::Result HeadScanner::scan(std::string_view data) {
         request_line_done_ ? limits_.header_line_bytes : limits_.request_line_bytes;
     if (newline == std::string_view::npos) {
       scanned_ = data.size();
-      if (scanned_ - line_start_ > line_limit + 1) return line_too_long();  // +1: a CR may follow
-      if (scanned_ > limits_.header_total_bytes) {
-        return reject(431, "request header fields too large");
-      }
-      return Result::incomplete;
+      return check_line_so_far(scanned_, line_limit);
     }
     scanned_ = newline + 1;
+    // A line's end may arrive with its start or later: the checks made while it was arriving come
+    // first, so that the verdict does not depend on how the bytes arrive.
+    if (check_line_so_far(newline, line_limit) == Result::rejected) return Result::rejected;
     if (newline == line_start_ || data[newline - 1] != '\r') {
       return reject(400, "line not terminated by CRLF");
     }
@@ -65,6 +64,12 @@ HeadScanner::Result HeadScanner::scan(std::string_view data) {
     if (line.front() == ' ' || line.front() == '\t') return reject(400, "obsolete line folding");
     if (++fields_ > limits_.header_fields) return reject(431, "too many header fields");
   }
+  return Result::incomplete;
+}
+
+HeadScanner::Result HeadScanner::check_line_so_far(std::size_t end, std::size_t line_limit) {
+  if (end - line_start_ > line_limit + 1) return line_too_long();  // +1: a CR may follow
+  if (end > limits_.header_total_bytes) return reject(431, "request header fields too large");
   return Result::incomplete;
 }
 

@@ -34,6 +34,8 @@ class HeadScanner {
  private:
   Result reject(unsigned status, std::string_view reason);
   Result check_request_line(std::string_view line);
+  // The limits a line ending at `end` (not yet terminated) already breaks.
+  Result check_line_so_far(std::size_t end, std::size_t line_limit);
   Result line_too_long();
 
   const Limits limits_;
