@@ -159,11 +159,11 @@ class InPlaceKillTest(unittest.TestCase):
         kill_points = [("start-up", 0.0), ("early", rng.uniform(0.01, 0.2)),
                        ("middle", rng.uniform(0.35, 0.65)), ("late", rng.uniform(0.8, 0.99)),
                        ("final phase", 1.0)]
-        landed = 0
         for name, fraction in kill_points:
             context = f"kill {name} at {fraction:.3f} of the output"
             killed = self.kill_at(fraction, reference_size)
-            landed += killed
+            # The final phase (fsync, link, rename) may be over before a poll sees the output complete.
+            self.assertTrue(killed or fraction == 1.0, f"{context}: the run finished before the kill")
             self.assert_only_log_left(context)
             sha = sha256_of(self.log)
             if sha == original_sha:
@@ -174,7 +174,6 @@ class InPlaceKillTest(unittest.TestCase):
             self.assertEqual(sha, reference_sha, f"{context}: original replaced by another output")
             os.replace(self.original, self.log)
             os.link(self.log, self.original)
-        self.assertGreaterEqual(landed, 5, "too few kills landed before the run finished")
 
         run = subprocess.run([harness.VEIL_BIN, "anonymise", "--in-place", self.log],
                              capture_output=True, timeout=RUN_TIMEOUT)
