@@ -99,6 +99,19 @@ bool ipv4_may_end(std::string_view text, std::size_t pos) {
   return !(next == '.' && pos + 1 < text.size() && is_digit(text[pos + 1]));
 }
 
+// Does `.d{1,3}.d{1,3}.d{1,3}` start at `dot`, as after the first octet of a dotted quad? Most dots
+// between digits (versions: "HTTP/1.1", "Safari/537.36") fail this before any start is parsed.
+bool three_octets_follow(std::string_view text, std::size_t dot) {
+  std::size_t pos = dot;
+  for (int octet = 0; octet < 3; ++octet) {
+    if (pos >= text.size() || text[pos] != '.') return false;
+    const std::size_t first_digit = ++pos;
+    while (pos < text.size() && pos - first_digit < 4 && is_digit(text[pos])) ++pos;
+    if (pos == first_digit || pos - first_digit > 3) return false;
+  }
+  return true;
+}
+
 bool match_ipv6(std::string_view text, std::size_t pos, AddressToken& token) {
   // The byte after the first field (at most four hex digits) decides the colon spelling.
   if (!ipv6_may_start(text, pos)) return false;
@@ -136,8 +149,12 @@ bool match_around(std::string_view text, std::size_t anchor, std::size_t untried
   char next = text[anchor + 1];
   switch (text[anchor]) {
     case '.': {
-      // Only IPv4 starts with digits and a dot: up to three digits, then a digit after the dot.
-      if (anchor == 0 || !is_digit(text[anchor - 1]) || !is_digit(next)) return false;
+      // Only IPv4 starts with digits and a dot: up to three digits, then three more octets (the
+      // anchor is the token's first dot: a start before an earlier dot was tried at that dot).
+      if (anchor == 0 || !is_digit(text[anchor - 1]) || !is_digit(next) ||
+          !three_octets_follow(text, anchor)) {
+        return false;
+      }
       std::size_t start = anchor >= untried + 3 ? anchor - 3 : untried;
       for (; start < anchor; ++start) {
         if (is_digit(text[start]) && match_ipv4(text, start, token)) return true;
