@@ -1,7 +1,8 @@
 #include "address_scan.hpp"
 
-#include <algorithm>
 #include <cstdint>
+
+#include "chunk_load.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -21,21 +22,21 @@ bool is_word(char c) {
 }
 
 // Every address contains '.', ':' or, percent-encoded, '%' within its first five bytes, so the scan
-// visits only these bytes and looks back from each.
-std::uint32_t anchor_mask(const char* chunk, std::size_t length) {
-  std::uint32_t mask = 0;
+// visits only these bytes and looks back from each. Bit i stands for text[chunk + i], up to 16.
+std::uint32_t anchor_mask(std::string_view text, std::size_t chunk) {
 #if defined(__SSE2__)
-  if (length == 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk));
+  if (const auto load = chunk_load(text, chunk)) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(load->bytes));
     const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('.')),
                                                    _mm_cmpeq_epi8(bytes, _mm_set1_epi8(':'))),
                                       _mm_cmpeq_epi8(bytes, _mm_set1_epi8('%')));
-    return static_cast<std::uint32_t>(_mm_movemask_epi8(hits));
+    return static_cast<std::uint32_t>(_mm_movemask_epi8(hits)) >> load->skipped;
   }
 #endif
-  for (std::size_t i = 0; i < length; ++i) {
-    char c = chunk[i];
-    if (c == '.' || c == ':' || c == '%') mask |= 1u << i;
+  std::uint32_t mask = 0;
+  for (std::size_t i = chunk; i < text.size() && i < chunk + 16; ++i) {
+    char c = text[i];
+    if (c == '.' || c == ':' || c == '%') mask |= 1u << (i - chunk);
   }
   return mask;
 }
@@ -183,8 +184,7 @@ std::optional<AddressToken> find_next_address(std::string_view text, std::size_t
   // Starts already tried for an earlier anchor are not tried again.
   std::size_t untried = from;
   for (std::size_t chunk = from; chunk < text.size(); chunk += 16) {
-    std::size_t length = std::min<std::size_t>(16, text.size() - chunk);
-    for (std::uint32_t mask = anchor_mask(text.data() + chunk, length); mask; mask &= mask - 1) {
+    for (std::uint32_t mask = anchor_mask(text, chunk); mask; mask &= mask - 1) {
       std::size_t anchor = chunk + static_cast<std::size_t>(__builtin_ctz(mask));
       if (match_around(text, anchor, untried, token)) return token;
       untried = anchor + 1;

@@ -8,6 +8,8 @@
 #include <bit>
 #include <stdexcept>
 
+#include "chunk_load.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -69,34 +71,36 @@ bool is_nino_suffix(char c) {
   return (c >= 'A' && c <= 'D') || (c >= 'a' && c <= 'd');
 }
 
-// The bytes of a 16-byte chunk (or a shorter tail) the prefilter looks at: digits, and '@' or '%'.
-// Most of a URL is letters and '/', '-', '.', so most chunks have neither and are skipped whole.
+// The bytes of a 16-byte chunk (or the text's shorter tail) the prefilter looks at: digits, and '@'
+// or '%'. Most of a URL is letters and '/', '-', '.', so most chunks have neither and are skipped
+// whole.
 struct ChunkMarks {
   std::uint32_t digits = 0;
   std::uint32_t at_or_percent = 0;
   bool non_ascii = false;
 };
 
-ChunkMarks chunk_marks(const char* chunk, std::size_t length) {
+ChunkMarks chunk_marks(std::string_view text, std::size_t chunk) {
   ChunkMarks marks;
 #if defined(__SSE2__)
-  if (length == 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk));
+  if (const auto load = chunk_load(text, chunk)) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(load->bytes));
     // Signed compares: bytes from 0x80 on are negative, hence no digits.
     const __m128i digits = _mm_and_si128(_mm_cmpgt_epi8(bytes, _mm_set1_epi8('0' - 1)),
                                          _mm_cmplt_epi8(bytes, _mm_set1_epi8('9' + 1)));
     const __m128i at_or_percent = _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('@')),
                                                _mm_cmpeq_epi8(bytes, _mm_set1_epi8('%')));
-    marks.digits = static_cast<std::uint32_t>(_mm_movemask_epi8(digits));
-    marks.at_or_percent = static_cast<std::uint32_t>(_mm_movemask_epi8(at_or_percent));
-    marks.non_ascii = _mm_movemask_epi8(bytes) != 0;
+    marks.digits = static_cast<std::uint32_t>(_mm_movemask_epi8(digits)) >> load->skipped;
+    marks.at_or_percent =
+        static_cast<std::uint32_t>(_mm_movemask_epi8(at_or_percent)) >> load->skipped;
+    marks.non_ascii = (static_cast<std::uint32_t>(_mm_movemask_epi8(bytes)) >> load->skipped) != 0;
     return marks;
   }
 #endif
-  for (std::size_t i = 0; i < length; ++i) {
-    const char c = chunk[i];
-    if (is_digit(c)) marks.digits |= 1U << i;
-    if (c == '@' || c == '%') marks.at_or_percent |= 1U << i;
+  for (std::size_t i = chunk; i < text.size() && i < chunk + 16; ++i) {
+    const char c = text[i];
+    if (is_digit(c)) marks.digits |= 1U << (i - chunk);
+    if (c == '@' || c == '%') marks.at_or_percent |= 1U << (i - chunk);
     if (static_cast<unsigned char>(c) >= 0x80) marks.non_ascii = true;
   }
   return marks;
@@ -111,8 +115,7 @@ struct FieldTraits {
 
   explicit FieldTraits(std::string_view text) {
     for (std::size_t chunk = 0; chunk < text.size(); chunk += 16) {
-      const auto marks =
-          chunk_marks(text.data() + chunk, std::min<std::size_t>(16, text.size() - chunk));
+      const auto marks = chunk_marks(text, chunk);
       // Few bytes are digits: clearing them one by one beats std::popcount, which is a library
       // call on the baseline x86-64 without POPCNT.
       for (std::uint32_t digit = marks.digits; digit != 0; digit &= digit - 1) ++digits;
