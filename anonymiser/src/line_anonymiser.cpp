@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -15,7 +16,7 @@ char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool is_letter(char c) {
+constexpr bool is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
@@ -29,6 +30,22 @@ bool is_uk_second_level(std::string_view label) {
   });
 }
 
+// What a byte may be in a host name: kHostAllowed for letters, digits, '-', '.' and '_', with
+// kHostLetter for letters.
+constexpr std::uint8_t kHostAllowed = 1;
+constexpr std::uint8_t kHostLetter = 2;
+constexpr std::array<std::uint8_t, 256> kHostNameBytes = [] {
+  std::array<std::uint8_t, 256> kinds{};
+  for (int c = 0; c < 256; ++c) {
+    if (is_letter(static_cast<char>(c))) {
+      kinds[c] = kHostAllowed | kHostLetter;
+    } else if ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_') {
+      kinds[c] = kHostAllowed;
+    }
+  }
+  return kinds;
+}();
+
 // A reverse-DNS client name (Apache HostnameLookups) embeds the address it was looked up from
 // (`host81-2-69-160.range81-2.btcentralplus.com`): only its registrable-looking suffix is kept, the
 // last two labels, or three under a UK second-level label (`example.co.uk`). Empty when `client` is
@@ -36,15 +53,14 @@ bool is_uk_second_level(std::string_view label) {
 // short.
 std::optional<std::string_view> hostname_suffix(std::string_view client) {
   if (!client.empty() && client.back() == '.') client.remove_suffix(1);
-  bool has_letter = false;
+  // Every line has a client: one table load per byte, no branch.
+  std::uint8_t all_allowed = kHostAllowed, any_letter = 0;
   for (char c : client) {
-    if (is_letter(c)) {
-      has_letter = true;
-    } else if (!((c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
-      return std::nullopt;
-    }
+    const std::uint8_t kind = kHostNameBytes[static_cast<unsigned char>(c)];
+    all_allowed &= kind;
+    any_letter |= kind;
   }
-  if (!has_letter) return std::nullopt;
+  if (all_allowed == 0 || (any_letter & kHostLetter) == 0) return std::nullopt;
   auto last_dot = client.rfind('.');
   if (last_dot == std::string_view::npos || last_dot == 0) return std::nullopt;
   auto second_dot = client.rfind('.', last_dot - 1);
