@@ -1,10 +1,17 @@
 #include "veil/anonymiser/log_format.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "chunk_load.hpp"
 #include "log_time.hpp"
 
 namespace veil::anonymiser {
@@ -55,6 +62,22 @@ std::size_t closing_quote(std::string_view line, std::size_t open) {
     pos = index + 1;
   }
   return npos;
+}
+
+// Bit i set when text[chunk + i] is a space, up to 16 bytes.
+std::uint32_t space_mask(std::string_view text, std::size_t chunk) {
+#if defined(__SSE2__)
+  if (const auto load = chunk_load(text, chunk)) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(load->bytes));
+    const __m128i spaces = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(' '));
+    return static_cast<std::uint32_t>(_mm_movemask_epi8(spaces)) >> load->skipped;
+  }
+#endif
+  std::uint32_t mask = 0;
+  for (std::size_t i = chunk; i < text.size() && i < chunk + 16; ++i) {
+    if (text[i] == ' ') mask |= 1u << (i - chunk);
+  }
+  return mask;
 }
 
 // Apache `vhost_combined` starts with `%v:%p`: a name followed by a port.
@@ -138,12 +161,17 @@ class AccessLogParser final : public LineParser {
   static bool parse_prefix(std::string_view line, std::size_t time_open, ParsedLine& out) {
     std::array<std::size_t, 5> starts{};
     std::size_t tokens = 0;
-    std::size_t pos = 0;
-    while (tokens < starts.size() && pos < time_open) {
-      starts[tokens++] = pos;
-      auto space = next_space(line, pos);
-      if (space == pos) return false;  // empty token
-      pos = space + 1;
+    std::size_t pos = 0;  // where the next token starts
+    // Up to the space before '[': the spaces that end the tokens, 16 bytes at a time.
+    const auto prefix = line.substr(0, time_open + 1);
+    for (std::size_t chunk = 0; tokens < starts.size() && pos < time_open; chunk += 16) {
+      for (std::uint32_t spaces = space_mask(prefix, chunk);
+           spaces != 0 && tokens < starts.size() && pos < time_open; spaces &= spaces - 1) {
+        const std::size_t space = chunk + static_cast<std::size_t>(std::countr_zero(spaces));
+        if (space == pos) return false;  // empty token
+        starts[tokens++] = pos;
+        pos = space + 1;
+      }
     }
     if (tokens < 3) return false;
     std::size_t client = 0;
