@@ -2,6 +2,11 @@
 // runs the filter chain, answers locally or relays to the upstream pool, streaming bodies both ways
 // through one bounded buffer, and tunnels Upgrade connections. One coroutine per connection, on the
 // connection's own strand.
+#if defined(__GNUC__) && !defined(__clang__)
+// Asio allocates coroutine frames with aligned_alloc from its own operator new and frees them with
+// free; once GCC inlines both ends it reports them as a mismatched pair (a false positive).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,6 +24,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iterator>
 #include <memory>
@@ -29,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "forwarding.hpp"
@@ -70,29 +77,34 @@ net::awaitable<error_code> write_all(Stream& stream, std::string_view data) {
   co_return error;
 }
 
-// Writes one piece of a body with `framing` (a chunk when chunked).
+// One gather write (one system call when the socket takes it all): `head` if it has not been
+// sent yet, then `data` as a piece of a body with `framing` (a chunk when chunked), then, when
+// `last`, the end of a chunked body (the last chunk, `trailers` as serialised field lines, CRLF).
 template <class Stream>
-net::awaitable<error_code> write_body_piece(Stream& stream, Framing framing,
-                                            std::string_view data) {
-  if (data.empty()) co_return error_code{};
-  if (framing != Framing::chunked) co_return co_await write_all(stream, data);
+net::awaitable<error_code> write_body(Stream& stream, Framing framing, std::string_view head,
+                                      std::string_view data, bool last, std::string_view trailers) {
+  const bool chunked = framing == Framing::chunked;
   char size_line[24];
-  const int length = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-  const std::array<net::const_buffer, 3> pieces = {
-      net::buffer(size_line, static_cast<std::size_t>(length)), net::buffer(data),
-      net::buffer("\r\n", 2)};
-  auto [error, written] = co_await net::async_write(stream, pieces, nothrow);
-  co_return error;
-}
-
-// Ends a chunked body: the last chunk, `trailers` (serialised field lines) and the final CRLF.
-template <class Stream>
-net::awaitable<error_code> write_body_end(Stream& stream, Framing framing,
-                                          std::string_view trailers) {
-  if (framing != Framing::chunked) co_return error_code{};
-  const std::array<net::const_buffer, 3> pieces = {net::buffer("0\r\n", 3), net::buffer(trailers),
-                                                   net::buffer("\r\n", 2)};
-  auto [error, written] = co_await net::async_write(stream, pieces, nothrow);
+  std::size_t size_line_length = 0;
+  if (chunked && !data.empty()) {
+    size_line_length = static_cast<std::size_t>(
+        std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+  }
+  const bool data_chunk = size_line_length > 0;
+  const bool body_end = chunked && last;
+  const std::array<net::const_buffer, 7> pieces = {
+      net::buffer(head),
+      net::buffer(size_line, size_line_length),
+      net::buffer(data),
+      net::buffer("\r\n", data_chunk ? 2 : 0),
+      net::buffer("0\r\n", body_end ? 3 : 0),
+      net::buffer(trailers.data(), body_end ? trailers.size() : 0),
+      net::buffer("\r\n", body_end ? 2 : 0)};
+  error_code error;
+  if (net::buffer_size(pieces) > 0) {
+    auto [write_error, written] = co_await net::async_write(stream, pieces, nothrow);
+    error = write_error;
+  }
   co_return error;
 }
 
@@ -158,8 +170,8 @@ class TransformChain {
   }
   bool empty() const { return transforms_.empty(); }
 
-  std::string_view transform(std::string_view piece) { return run(0, piece, false); }
-  std::string_view finish() { return run(0, {}, true); }
+  // The output for the next `piece` of the body; when `last`, the transforms finish too.
+  std::string_view transform(std::string_view piece, bool last) { return run(0, piece, last); }
 
  private:
   // Transform `first` onwards; at the end of the body each transform's held-back output passes
@@ -552,6 +564,7 @@ class ClientSession final : public SessionControl,
       upstream_->socket().assign(idle->protocol, idle->descriptor, error);
       if (!error) {
         pooled = true;
+        upstream_protocol_ = idle->protocol;
         co_return UpstreamResult::ok;
       }
       ::close(idle->descriptor);
@@ -561,6 +574,7 @@ class ClientSession final : public SessionControl,
     auto [error, endpoint] = co_await upstream_->async_connect(pool.endpoints(), nothrow);
     if (error == beast::error::timeout) co_return UpstreamResult::timeout;
     if (error) co_return UpstreamResult::connect_failed;
+    upstream_protocol_ = endpoint.protocol();
     error_code ignored;
     upstream_->socket().set_option(tcp::no_delay(true), ignored);
     co_return UpstreamResult::ok;
@@ -642,11 +656,14 @@ class ClientSession final : public SessionControl,
       const bool may_retry = pooled && retryable && attempt == 0;
 
       upstream_->expires_after(timeouts().upstream_read);
-      if (const error_code error = co_await write_all(*upstream_, request_head)) {
-        if (may_retry) continue;
-        co_return co_await upstream_failed(exchange, classify(error));
-      }
-      if (request_framing != Framing::none) {
+      if (request_framing == Framing::none) {
+        if (const error_code error = co_await write_all(*upstream_, request_head)) {
+          if (may_retry) continue;
+          co_return co_await upstream_failed(exchange, classify(error));
+        }
+      } else {
+        // The head goes out with the first piece of the body, in one write.
+        std::string_view unsent_head = request_head;
         if (co_await continue_if_expected(exchange)) co_return abandon(exchange);
         for (;;) {
           std::string_view piece;
@@ -659,14 +676,16 @@ class ClientSession final : public SessionControl,
           if (read == BodyRead::failed) co_return abandon(exchange);
           upstream_->expires_after(timeouts().upstream_read);
           if (const error_code error =
-                  co_await write_body_piece(*upstream_, request_framing, piece)) {
+                  co_await write_body(*upstream_, request_framing, unsent_head, piece, false, {})) {
             close_after_ = true;
             co_return co_await upstream_failed(exchange, classify(error));
           }
+          unsent_head = {};
         }
         upstream_->expires_after(timeouts().upstream_read);
-        if (const error_code error = co_await write_body_end(
-                *upstream_, request_framing, request_trailers(request_header_fields))) {
+        if (const error_code error =
+                co_await write_body(*upstream_, request_framing, unsent_head, {}, true,
+                                    request_trailers(request_header_fields))) {
           co_return co_await upstream_failed(exchange, classify(error));
         }
       }
@@ -759,14 +778,12 @@ class ClientSession final : public SessionControl,
     const bool keep = set_connection_fields(exchange.response);
     scratch_.clear();
     serialise_response_head(exchange.response, scratch_);
-    lowest().expires_after(timeouts().body_idle);
-    if (co_await write_all(stream_, scratch_)) co_return abandon(exchange);
+    // The head goes out with the first piece of the body (a whole small body: one write).
+    writer_ = {&exchange, &transforms, framing, scratch_, false};
 
     if (!bodiless && !parser.chunked() && parser.content_length()) {
-      if (!co_await relay_sized_body(exchange, *parser.content_length(), transforms, framing)) {
-        co_return abandon(exchange);
-      }
-    } else {
+      if (!co_await relay_sized_body(*parser.content_length())) co_return abandon(exchange);
+    } else if (!bodiless) {
       if (!parser.is_done()) upstream_buffer_.reserve(kRelayBufferBytes);  // Beast reads that much
       while (!parser.is_done()) {
         auto& body = parser.get().body();
@@ -781,64 +798,90 @@ class ClientSession final : public SessionControl,
           exchange.error = error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
           co_return abandon(exchange);
         }
-        std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
-        if (!transforms.empty()) piece = transforms.transform(piece);
-        lowest().expires_after(timeouts().body_idle);
-        if (co_await write_body_piece(stream_, framing, piece)) co_return abandon(exchange);
-        exchange.response_body_bytes += piece.size();
+        const std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
+        const std::string trailers = parser.is_done() && parser.chunked()
+                                         ? serialise_trailers(parser.get(), header_fields)
+                                         : std::string();
+        const bool sent = co_await send_body(piece, parser.is_done(), trailers);
+        if (!sent) co_return abandon(exchange);
       }
     }
-    if (!transforms.empty()) {
-      const std::string_view rest = transforms.finish();
-      lowest().expires_after(timeouts().body_idle);
-      if (co_await write_body_piece(stream_, framing, rest)) co_return abandon(exchange);
-      exchange.response_body_bytes += rest.size();
+    if (!writer_.ended) {
+      const bool sent = co_await send_body({}, true, {});
+      if (!sent) co_return abandon(exchange);
     }
-    const std::string trailers =
-        parser.chunked() ? serialise_trailers(parser.get(), header_fields) : std::string();
-    if (co_await write_body_end(stream_, framing, trailers)) co_return abandon(exchange);
 
     if (parser.keep_alive() && !parser.need_eof() && upstream_buffer_.size() == 0) {
-      pool.give_back(upstream_->socket());
+      pool.give_back(upstream_->socket(), upstream_protocol_);
     }
     upstream_.reset();
     complete(exchange);
     co_return keep ? Next::keep_alive : Next::close;
   }
 
-  // Relays a body of `length` bytes: what came with the head first, then reads straight into the
-  // relay buffer (no copy through the parser). False if either side failed.
-  net::awaitable<bool> relay_sized_body(Exchange& exchange, std::uint64_t length,
-                                        TransformChain& transforms, Framing framing) {
+  // The client side of a relayed response: what is left to send and how.
+  struct ResponseWriter {
+    Exchange* exchange;
+    TransformChain* transforms;
+    Framing framing;
+    std::string_view unsent_head;
+    bool ended;
+  };
+
+  // Sends `piece` of the response body through the transforms, after the head if it is still
+  // unsent; `last` ends the body (with `trailers`, serialised field lines, when chunked).
+  net::awaitable<bool> send_body(std::string_view piece, bool last, std::string_view trailers) {
+    if (!writer_.transforms->empty()) piece = writer_.transforms->transform(piece, last);
+    lowest().expires_after(timeouts().body_idle);
+    const error_code error =
+        co_await write_body(stream_, writer_.framing, writer_.unsent_head, piece, last, trailers);
+    if (error) co_return false;
+    writer_.unsent_head = {};
+    writer_.ended = last;
+    writer_.exchange->response_body_bytes += piece.size();
+    co_return true;
+  }
+
+  // Relays a body of `length` bytes through the relay buffer: what came with the head, topped up
+  // with what the origin has already sent, goes out in one write; then a read and a write per
+  // buffer-full. False if either side failed.
+  net::awaitable<bool> relay_sized_body(std::uint64_t length) {
     std::uint64_t remaining = length;
+    char* const relay = relay_buffer();
     while (remaining > 0) {
-      std::string_view piece;
-      const bool buffered_piece = upstream_buffer_.size() > 0;
-      if (buffered_piece) {
+      const auto wanted =
+          static_cast<std::size_t>(std::min<std::uint64_t>(RelayBuffer::size(), remaining));
+      std::size_t filled = 0;
+      if (upstream_buffer_.size() > 0) {
         const auto data = upstream_buffer_.data();
-        piece = {static_cast<const char*>(data.data()),
-                 static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), remaining))};
+        filled = std::min(data.size(), wanted);
+        std::memcpy(relay, data.data(), filled);
+        upstream_buffer_.consume(filled);
+        // Top up without waiting: a slow origin's first bytes must not wait for its next ones.
+        if (filled < wanted) filled += read_available(relay + filled, wanted - filled);
       } else {
-        const auto wanted =
-            static_cast<std::size_t>(std::min<std::uint64_t>(RelayBuffer::size(), remaining));
         upstream_->expires_after(timeouts().upstream_read);
         auto [error, read] =
-            co_await upstream_->async_read_some(net::buffer(relay_buffer(), wanted), nothrow);
+            co_await upstream_->async_read_some(net::buffer(relay, wanted), nothrow);
         if (error) {
-          exchange.error = error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
+          writer_.exchange->error =
+              error == beast::error::timeout ? "upstream_timeout" : "upstream_reset";
           co_return false;
         }
-        piece = {relay_buffer(), read};
+        filled = read;
       }
-      remaining -= piece.size();
-      const std::size_t consumed = piece.size();
-      if (!transforms.empty()) piece = transforms.transform(piece);
-      lowest().expires_after(timeouts().body_idle);
-      if (co_await write_body_piece(stream_, framing, piece)) co_return false;
-      exchange.response_body_bytes += piece.size();
-      if (buffered_piece) upstream_buffer_.consume(consumed);
+      remaining -= filled;
+      const bool sent = co_await send_body({relay, filled}, remaining == 0, {});
+      if (!sent) co_return false;
     }
     co_return true;
+  }
+
+  // What the upstream socket holds right now, up to `size` bytes, without waiting; 0 if nothing
+  // (or an error, which the next read reports).
+  std::size_t read_available(char* data, std::size_t size) {
+    const auto received = ::recv(upstream_->socket().native_handle(), data, size, MSG_DONTWAIT);
+    return received > 0 ? static_cast<std::size_t>(received) : 0;
   }
 
   // ---- Upgrade tunnel ----
@@ -936,9 +979,11 @@ class ClientSession final : public SessionControl,
   HeadScanner scanner_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
   std::optional<beast::tcp_stream> upstream_;
+  tcp upstream_protocol_ = tcp::v4();
   beast::flat_buffer upstream_buffer_;
   std::optional<http::response_parser<http::buffer_body>> response_parser_;
   RelayBuffer relay_buffer_;
+  ResponseWriter writer_{};
   std::string scratch_;
   bool idle_ = false;
   bool close_after_ = false;

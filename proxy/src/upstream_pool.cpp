@@ -52,10 +52,8 @@ std::optional<UpstreamPool::IdleConnection> UpstreamPool::take() {
   return std::nullopt;
 }
 
-void UpstreamPool::give_back(tcp::socket& socket) {
+void UpstreamPool::give_back(tcp::socket& socket, tcp protocol) {
   boost::system::error_code error;
-  const auto endpoint = socket.local_endpoint(error);
-  if (error) return;
   const int descriptor = socket.release(error);
   if (error) return;
   std::unique_lock lock(mutex_);
@@ -64,7 +62,7 @@ void UpstreamPool::give_back(tcp::socket& socket) {
     ::close(descriptor);
     return;
   }
-  idle_.push_back(Entry{{descriptor, endpoint.protocol()}, std::chrono::steady_clock::now()});
+  idle_.push_back(Entry{{descriptor, protocol}, std::chrono::steady_clock::now()});
 }
 
 }  // namespace veil::proxy

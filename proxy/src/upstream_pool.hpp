@@ -43,8 +43,9 @@ class UpstreamPool {
   // The most recently used idle connection that is still open (the origin has not closed it or sent
   // unsolicited bytes, and it has not idled too long); nullopt when there is none.
   std::optional<IdleConnection> take();
-  // Hands an open connection with no outstanding operations back; closed if the pool is full.
-  void give_back(tcp::socket& socket);
+  // Hands an open connection (of `protocol`) with no outstanding operations back; closed if the
+  // pool is full.
+  void give_back(tcp::socket& socket, tcp protocol);
 
  private:
   struct Entry {
