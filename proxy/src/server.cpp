@@ -9,7 +9,6 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
@@ -66,20 +65,28 @@ std::vector<tcp::endpoint> resolve(const Upstream& upstream) {
 }  // namespace
 
 struct Server::Impl {
-  ServerCore core;  // outlives the io_context, whose destruction ends the sessions using it
-  net::io_context context;
+  ServerCore core;  // outlives the io_contexts, whose destruction ends the sessions using them
+  // One io_context per I/O thread (a worker), as nginx has one event loop per worker process: a
+  // session and its upstream connections stay on one thread, so they need no strand and pooled
+  // connections are reused without re-registering them with another reactor.
+  std::vector<std::unique_ptr<net::io_context>> workers;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::uint16_t> ports;
   std::vector<std::thread> threads;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::size_t next_worker = 0;  // accepts go round the workers
 
-  explicit Impl(unsigned thread_count) : context(static_cast<int>(thread_count)) {}
+  explicit Impl(unsigned thread_count) {
+    for (unsigned i = 0; i < thread_count; ++i)
+      workers.push_back(std::make_unique<net::io_context>(1));
+  }
 
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
     net::steady_timer backoff(acceptor.get_executor());
     for (;;) {
-      auto [error, socket] = co_await acceptor.async_accept(net::make_strand(context),
-                                                            net::as_tuple(net::use_awaitable));
+      const std::size_t worker = next_worker;
+      auto [error, socket] =
+          co_await acceptor.async_accept(*workers[worker], net::as_tuple(net::use_awaitable));
       if (!acceptor.is_open() || error == net::error::operation_aborted) co_return;
       if (error) {  // e.g. out of descriptors: let some connections finish
         backoff.expires_after(std::chrono::milliseconds(50));
@@ -91,7 +98,8 @@ struct Server::Impl {
         socket.close(ignored);
         continue;
       }
-      start_session(core, tcp::socket(std::move(socket)));
+      next_worker = (worker + 1) % workers.size();
+      start_session(core, tcp::socket(std::move(socket)), worker);
     }
   }
 };
@@ -110,7 +118,7 @@ Server::Server(ServerSettings settings, std::vector<std::shared_ptr<Filter>> fil
   for (const auto& upstream : core.settings.upstreams) {
     core.pools.push_back(std::make_unique<UpstreamPool>(
         upstream, resolve(upstream), core.settings.limits.upstream_idle_connections,
-        core.settings.timeouts.upstream_idle));
+        core.settings.timeouts.upstream_idle, threads));
   }
   const bool has_certificate = !core.settings.tls_certificate_file.empty();
   const bool has_key = !core.settings.tls_private_key_file.empty();
@@ -145,7 +153,7 @@ void Server::start() {
   Impl& impl = *impl_;
   for (const auto& text : impl.core.settings.listen) {
     const tcp::endpoint endpoint = parse_listen_address(text);
-    auto acceptor = std::make_unique<tcp::acceptor>(net::make_strand(impl.context));
+    auto acceptor = std::make_unique<tcp::acceptor>(*impl.workers.front());
     boost::system::error_code error;
     acceptor->open(endpoint.protocol(), error);
     if (!error) acceptor->set_option(net::socket_base::reuse_address(true), error);
@@ -162,9 +170,9 @@ void Server::start() {
   for (auto& acceptor : impl.acceptors) {
     net::co_spawn(acceptor->get_executor(), impl.accept_loop(*acceptor), net::detached);
   }
-  impl.work.emplace(impl.context.get_executor());
-  for (unsigned i = 0; i < impl.core.settings.threads; ++i) {
-    impl.threads.emplace_back([&impl] { impl.context.run(); });
+  for (auto& worker : impl.workers) {
+    impl.work.push_back(net::make_work_guard(*worker));
+    impl.threads.emplace_back([&context = *worker] { context.run(); });
   }
 }
 
@@ -201,10 +209,11 @@ bool Server::drain(std::chrono::milliseconds deadline) {
 void Server::stop() {
   if (!impl_) return;
   Impl& impl = *impl_;
-  impl.work.reset();
-  impl.context.stop();
+  impl.work.clear();
+  for (auto& worker : impl.workers) worker->stop();
   for (auto& thread : impl.threads) thread.join();
   impl.threads.clear();
+  for (auto& pool : impl.core.pools) pool->close_idle();
 }
 
 }  // namespace veil::proxy

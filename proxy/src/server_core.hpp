@@ -45,7 +45,8 @@ struct ServerCore {
   UpstreamPool* route(std::string_view host) const;
 };
 
-// Starts serving an accepted connection (TCP or TLS per `core.tls`); the session owns itself.
-void start_session(ServerCore& core, boost::asio::ip::tcp::socket socket);
+// Starts serving an accepted connection (TCP or TLS per `core.tls`) on `worker`, the I/O thread
+// whose io_context the socket belongs to; the session owns itself.
+void start_session(ServerCore& core, boost::asio::ip::tcp::socket socket, std::size_t worker);
 
 }  // namespace veil::proxy

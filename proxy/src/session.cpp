@@ -1,7 +1,7 @@
 // One client connection: reads requests (limits and checks before anything reaches the origin),
 // runs the filter chain, answers locally or relays to the upstream pool, streaming bodies both ways
 // through one bounded buffer, and tunnels Upgrade connections. One coroutine per connection, on the
-// connection's own strand.
+// connection's worker (one I/O thread with its own io_context).
 #if defined(__GNUC__) && !defined(__clang__)
 // Asio allocates coroutine frames with aligned_alloc from its own operator new and frees them with
 // free; once GCC inlines both ends it reports them as a mismatched pair (a false positive).
@@ -36,7 +36,6 @@
 #include <vector>
 
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "forwarding.hpp"
 #include "head_scanner.hpp"
@@ -241,8 +240,12 @@ class ClientSession final : public SessionControl,
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  ClientSession(ServerCore& core, Stream stream, IpAddress peer)
-      : core_(core), stream_(std::move(stream)), peer_(peer), scanner_(core.settings.limits) {
+  ClientSession(ServerCore& core, Stream stream, IpAddress peer, std::size_t worker)
+      : core_(core),
+        stream_(std::move(stream)),
+        peer_(peer),
+        worker_(worker),
+        scanner_(core.settings.limits) {
     // Body bytes pass through the relay buffer; what accumulates here is a head (bounded by the
     // scanner), or a chunk-size line or trailer, which Beast would otherwise buffer without limit.
     buffer_.max_size(limits().header_total_bytes + kRelayBufferBytes + kHeadReadBytes);
@@ -553,28 +556,22 @@ class ClientSession final : public SessionControl,
 
   // A connection to the upstream: a pooled one when available (`pooled` tells which).
   net::awaitable<UpstreamResult> connect_upstream(UpstreamPool& pool, bool& pooled) {
-    upstream_.emplace(stream_.get_executor());
     upstream_buffer_.clear();
     // Room for a response head and the start of its body; a Content-Length body is then read
     // straight into the relay buffer (relay_response), so a connection waiting for its origin
     // holds no more than this.
     upstream_buffer_.reserve(kHeadReadBytes);
-    if (auto idle = pool.take()) {
-      error_code error;
-      upstream_->socket().assign(idle->protocol, idle->descriptor, error);
-      if (!error) {
-        pooled = true;
-        upstream_protocol_ = idle->protocol;
-        co_return UpstreamResult::ok;
-      }
-      ::close(idle->descriptor);
+    if (auto idle = pool.take(worker_)) {
+      upstream_.emplace(std::move(*idle));
+      pooled = true;
+      co_return UpstreamResult::ok;
     }
     pooled = false;
+    upstream_.emplace(stream_.get_executor());
     upstream_->expires_after(timeouts().upstream_connect);
     auto [error, endpoint] = co_await upstream_->async_connect(pool.endpoints(), nothrow);
     if (error == beast::error::timeout) co_return UpstreamResult::timeout;
     if (error) co_return UpstreamResult::connect_failed;
-    upstream_protocol_ = endpoint.protocol();
     error_code ignored;
     upstream_->socket().set_option(tcp::no_delay(true), ignored);
     co_return UpstreamResult::ok;
@@ -812,7 +809,7 @@ class ClientSession final : public SessionControl,
     }
 
     if (parser.keep_alive() && !parser.need_eof() && upstream_buffer_.size() == 0) {
-      pool.give_back(upstream_->socket(), upstream_protocol_);
+      pool.give_back(worker_, std::move(upstream_->socket()));
     }
     upstream_.reset();
     complete(exchange);
@@ -975,11 +972,12 @@ class ClientSession final : public SessionControl,
   ServerCore& core_;
   Stream stream_;
   const IpAddress peer_;
+  const std::size_t
+      worker_;  // whose thread runs this session, and whose pooled connections it uses
   beast::flat_buffer buffer_;
   HeadScanner scanner_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
   std::optional<beast::tcp_stream> upstream_;
-  tcp upstream_protocol_ = tcp::v4();
   beast::flat_buffer upstream_buffer_;
   std::optional<http::response_parser<http::buffer_body>> response_parser_;
   RelayBuffer relay_buffer_;
@@ -1005,7 +1003,7 @@ void spawn(std::shared_ptr<ClientSession<Stream>> session, const net::any_io_exe
 
 }  // namespace
 
-void start_session(ServerCore& core, tcp::socket socket) {
+void start_session(ServerCore& core, tcp::socket socket, std::size_t worker) {
   error_code error;
   const auto remote = socket.remote_endpoint(error);
   if (error) return;
@@ -1016,11 +1014,11 @@ void start_session(ServerCore& core, tcp::socket socket) {
   if (core.tls) {
     using TlsStream = beast::ssl_stream<beast::tcp_stream>;
     spawn(std::make_shared<ClientSession<TlsStream>>(
-              core, TlsStream(beast::tcp_stream(std::move(socket)), *core.tls), peer),
+              core, TlsStream(beast::tcp_stream(std::move(socket)), *core.tls), peer, worker),
           executor);
   } else {
     spawn(std::make_shared<ClientSession<beast::tcp_stream>>(
-              core, beast::tcp_stream(std::move(socket)), peer),
+              core, beast::tcp_stream(std::move(socket)), peer, worker),
           executor);
   }
 }

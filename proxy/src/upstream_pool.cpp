@@ -1,7 +1,6 @@
 #include "upstream_pool.hpp"
 
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <limits>
@@ -9,15 +8,13 @@
 namespace veil::proxy {
 
 UpstreamPool::UpstreamPool(Upstream upstream, std::vector<tcp::endpoint> endpoints,
-                           std::size_t max_idle, std::chrono::milliseconds max_idle_time)
+                           std::size_t max_idle, std::chrono::milliseconds max_idle_time,
+                           std::size_t workers)
     : upstream_(std::move(upstream)),
       endpoints_(std::move(endpoints)),
-      max_idle_(max_idle),
-      max_idle_time_(max_idle_time) {}
-
-UpstreamPool::~UpstreamPool() {
-  for (const auto& entry : idle_) ::close(entry.connection.descriptor);
-}
+      max_idle_per_worker_((max_idle + workers - 1) / workers),
+      max_idle_time_(max_idle_time),
+      idle_(workers) {}
 
 namespace {
 
@@ -38,31 +35,28 @@ std::size_t server_name_match(std::string_view server_name, std::string_view hos
   return host.size() > suffix.size() && host.ends_with(suffix) ? suffix.size() : 0;
 }
 
-std::optional<UpstreamPool::IdleConnection> UpstreamPool::take() {
+std::optional<UpstreamPool::tcp::socket> UpstreamPool::take(std::size_t worker) {
   const auto now = std::chrono::steady_clock::now();
-  std::unique_lock lock(mutex_);
-  while (!idle_.empty()) {
-    const Entry entry = idle_.back();
-    idle_.pop_back();
-    if (now - entry.since <= max_idle_time_ && still_usable(entry.connection.descriptor)) {
-      return entry.connection;
+  auto& idle = idle_[worker];
+  while (!idle.empty()) {
+    Entry entry = std::move(idle.back());
+    idle.pop_back();
+    if (now - entry.since <= max_idle_time_ && still_usable(entry.socket.native_handle())) {
+      return std::move(entry.socket);
     }
-    ::close(entry.connection.descriptor);
   }
   return std::nullopt;
 }
 
-void UpstreamPool::give_back(tcp::socket& socket, tcp protocol) {
-  boost::system::error_code error;
-  const int descriptor = socket.release(error);
-  if (error) return;
-  std::unique_lock lock(mutex_);
-  if (idle_.size() >= max_idle_) {
-    lock.unlock();
-    ::close(descriptor);
-    return;
+void UpstreamPool::give_back(std::size_t worker, tcp::socket socket) {
+  auto& idle = idle_[worker];
+  if (idle.size() < max_idle_per_worker_) {
+    idle.push_back(Entry{std::move(socket), std::chrono::steady_clock::now()});
   }
-  idle_.push_back(Entry{{descriptor, protocol}, std::chrono::steady_clock::now()});
+}
+
+void UpstreamPool::close_idle() {
+  for (auto& idle : idle_) idle.clear();
 }
 
 }  // namespace veil::proxy

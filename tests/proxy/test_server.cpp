@@ -157,7 +157,7 @@ TEST_CASE("route() picks the most specific upstream, exact before wildcard, else
   auto add = [&](std::string name, std::vector<std::string> server_names) {
     core.pools.push_back(std::make_unique<UpstreamPool>(
         Upstream{std::move(name), "127.0.0.1", 80, std::move(server_names)},
-        std::vector<boost::asio::ip::tcp::endpoint>{}, 0, std::chrono::milliseconds(1000)));
+        std::vector<boost::asio::ip::tcp::endpoint>{}, 0, std::chrono::milliseconds(1000), 1));
   };
   add("council", {});  // the default
   add("wide", {"*.example.gov.uk"});
@@ -176,7 +176,7 @@ TEST_CASE("route() picks the most specific upstream, exact before wildcard, else
   ServerCore without_default;
   without_default.pools.push_back(std::make_unique<UpstreamPool>(
       Upstream{"wide", "127.0.0.1", 80, {"*.example.gov.uk"}},
-      std::vector<boost::asio::ip::tcp::endpoint>{}, 0, std::chrono::milliseconds(1000)));
+      std::vector<boost::asio::ip::tcp::endpoint>{}, 0, std::chrono::milliseconds(1000), 1));
   CHECK(without_default.route("example.gov.uk") == nullptr);
   CHECK(without_default.route("a.example.gov.uk") != nullptr);
 }
