@@ -79,6 +79,15 @@ def raise_open_files_limit(wanted):
     return soft
 
 
+def sanitized_build():
+    """True when veil was built with VEIL_SANITIZE=ON (ASan + UBSan)."""
+    try:
+        with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as cache:
+            return any(line.startswith("VEIL_SANITIZE:BOOL=ON") for line in cache)
+    except OSError:
+        return False
+
+
 def rss_kib(pid):
     """The resident set size of process `pid`, in KiB (VmRSS)."""
     with open(f"/proc/{pid}/status") as status:
