@@ -866,7 +866,8 @@ std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
   if (pos >= n || !is_alpha(p[pos])) return npos;
   std::array<char, kLongestKnownName> name{};
   std::size_t length = 0;
-  for (; pos < n && byte_class(p[pos]) == 0; ++pos, ++length) {
+  // Only whitespace, '/' and '>' end a tag name: '=' and quotes are part of it.
+  for (; pos < n && (byte_class(p[pos]) & (kSpace | kSlash | kGreater)) == 0; ++pos, ++length) {
     if (length < name.size()) name[length] = to_lower(p[pos]);
   }
   if (pos >= n) return npos;  // the name may go on in the next chunk

@@ -2,13 +2,15 @@
 // fixed. The anonymiser's are in tests/anonymiser/test_fuzz_regressions.cpp.
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "head_scanner.hpp"
+#include "veil/proxy/html_rewriter.hpp"
 
-using veil::proxy::HeadScanner;
-using veil::proxy::Limits;
+using namespace veil::proxy;
 
 namespace {
 
@@ -50,4 +52,24 @@ TEST_CASE("a line over its limit without CRLF gets the same status however it ar
       CHECK(pieces == status);
     }
   }
+}
+
+// fuzz_html_rewriter: the fast skip over a tag of no interest ended its name at '=', so that in
+// `<ip=c="` the '"' opened an attribute value that swallowed the next tags, and a blocked script's
+// src survived when the page came in one piece (not when the name was cut by a chunk end).
+TEST_CASE("a tag name with '=' and '\"' does not hide the tags after it", "[fuzz_regressions]") {
+  const std::string page = "<ip\x8f\xdfsrc=c=\"><script src=//tracker.example/t.js></script>";
+  HtmlRewriter rewriter(HtmlRewriterOptions{});
+  int scripts = 0;
+  rewriter.on_element({HtmlTag::script}, [&](HtmlElement& script) {
+    ++scripts;
+    CHECK(script.attribute("src") == std::optional<std::string_view>("//tracker.example/t.js"));
+    script.remove_attribute("src");
+  });
+  std::string out;
+  rewriter.write(page, out);
+  rewriter.end(out);
+  CHECK(scripts == 1);
+  CHECK(out.starts_with("<ip\x8f\xdfsrc=c=\"><script"));
+  CHECK(out.find("tracker.example") == std::string::npos);
 }
