@@ -3,17 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "veil/anonymiser/hex.hpp"
+
 namespace veil::anonymiser {
 namespace {
 
 constexpr std::array<std::uint8_t, 12> kV4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "chunk_load.hpp"
+#include "veil/anonymiser/hex.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -58,13 +59,6 @@ bool is_word(char c) {
 }
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool is_nino_suffix(char c) {

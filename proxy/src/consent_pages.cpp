@@ -4,6 +4,7 @@
 #include <cctype>
 #include <utility>
 
+#include "veil/anonymiser/hex.hpp"
 #include "veil/policies/consent_cookies.hpp"
 #include "veil/policies/cookie_header.hpp"
 #include "veil/policies/set_cookie.hpp"
@@ -11,6 +12,8 @@
 
 namespace veil::proxy {
 namespace {
+
+using anonymiser::hex_value;
 
 using policies::CategoryId;
 using policies::CategorySet;
@@ -44,13 +47,6 @@ std::optional<std::string_view> header(const LocalRequest& request, std::string_
     if (iequals(field, name)) return std::string_view(value);
   }
   return std::nullopt;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // application/x-www-form-urlencoded: '+' is a space, %XX a byte; a malformed escape stays as is.

@@ -4,22 +4,17 @@
 #include <array>
 #include <utility>
 
+#include "veil/anonymiser/hex.hpp"
 #include "veil/proxy/consent_pages.hpp"
 
 namespace veil::proxy {
 namespace {
 
+using anonymiser::hex_value;
 using policies::EmbedRule;
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
 }
 
 bool iequals(std::string_view text, std::string_view lower_case) {
