@@ -8,7 +8,7 @@ VEIL_BUILD_PACKAGES=(cmake g++ ninja-build ccache pkg-config libboost1.81-dev li
   publicsuffix)  # the Public Suffix List, read at run time by the cookie filter
 # What the tests drive: the Python harness, curl, openssl for throwaway TLS certificates, and
 # headless Chromium for the browser test of the consent banner and embeds.
-VEIL_TEST_PACKAGES=(python3 curl openssl chromium)
+VEIL_TEST_PACKAGES=(python3 curl openssl chromium clang-format git)
 
 # ensure_packages PKG...: installs the missing ones (apt-get as root), or says how and stops.
 ensure_packages() {

@@ -18,7 +18,8 @@ std::optional<Enum> lookup(const std::array<std::pair<std::string_view, Enum>, N
 }
 
 template <typename Enum, std::size_t N>
-std::string_view name_of(const std::array<std::pair<std::string_view, Enum>, N>& table, Enum value) {
+std::string_view name_of(const std::array<std::pair<std::string_view, Enum>, N>& table,
+                         Enum value) {
   for (const auto& [name, candidate] : table) {
     if (candidate == value) return name;
   }
@@ -89,14 +90,30 @@ std::vector<PiiRule> selected_pii_rules(const AnonymiseSettings& settings) {
   return selected;
 }
 
-std::optional<Method> parse_method(std::string_view text) { return lookup(kMethods, text); }
-std::optional<Rotation> parse_rotation(std::string_view text) { return lookup(kRotations, text); }
-std::optional<LogFormat> parse_log_format(std::string_view text) { return lookup(kFormats, text); }
-std::optional<PiiCheck> parse_pii_check(std::string_view text) { return lookup(kChecks, text); }
-std::string_view to_string(Method method) { return name_of(kMethods, method); }
-std::string_view to_string(Rotation rotation) { return name_of(kRotations, rotation); }
-std::string_view to_string(LogFormat format) { return name_of(kFormats, format); }
-std::string_view to_string(PiiCheck check) { return name_of(kChecks, check); }
+std::optional<Method> parse_method(std::string_view text) {
+  return lookup(kMethods, text);
+}
+std::optional<Rotation> parse_rotation(std::string_view text) {
+  return lookup(kRotations, text);
+}
+std::optional<LogFormat> parse_log_format(std::string_view text) {
+  return lookup(kFormats, text);
+}
+std::optional<PiiCheck> parse_pii_check(std::string_view text) {
+  return lookup(kChecks, text);
+}
+std::string_view to_string(Method method) {
+  return name_of(kMethods, method);
+}
+std::string_view to_string(Rotation rotation) {
+  return name_of(kRotations, rotation);
+}
+std::string_view to_string(LogFormat format) {
+  return name_of(kFormats, format);
+}
+std::string_view to_string(PiiCheck check) {
+  return name_of(kChecks, check);
+}
 
 std::size_t key_bytes_for(Method method) {
   switch (method) {

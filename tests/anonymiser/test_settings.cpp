@@ -6,8 +6,8 @@
 using namespace veil::anonymiser;
 
 TEST_CASE("method, rotation and format names round-trip", "[settings]") {
-  for (auto method : {Method::truncate, Method::hash, Method::cryptopan, Method::ipcrypt,
-                      Method::ipcrypt_pfx}) {
+  for (auto method :
+       {Method::truncate, Method::hash, Method::cryptopan, Method::ipcrypt, Method::ipcrypt_pfx}) {
     CHECK(parse_method(to_string(method)) == method);
   }
   CHECK(parse_method("ipcrypt-pfx") == Method::ipcrypt_pfx);

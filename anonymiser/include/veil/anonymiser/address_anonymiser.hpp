@@ -1,6 +1,6 @@
 // Maps client addresses to their anonymised form with the configured method and key schedule.
-// CONTRACT (implemented in src/address_anonymiser.cpp): used by the log-line anonymiser, the proxy's
-// access log and `veil policy explain`.
+// CONTRACT (implemented in src/address_anonymiser.cpp): used by the log-line anonymiser, the
+// proxy's access log and `veil policy explain`.
 #pragma once
 
 #include <array>
@@ -29,9 +29,9 @@ struct MasterKey {
 };
 
 // Reads a hex key file (surrounding whitespace and a trailing newline allowed). Throws
-// std::runtime_error with a message such as "key file /etc/veil/key: expected 64 hex digits, got 12"
-// or "key file /etc/veil/key: not hex". `warnings` receives
-// "key file /etc/veil/key is readable by other users (chmod 600 it)" when it is.
+// std::runtime_error with a message such as "key file /etc/veil/key: expected 64 hex digits, got
+// 12" or "key file /etc/veil/key: not hex". `warnings` receives "key file /etc/veil/key is readable
+// by other users (chmod 600 it)" when it is.
 MasterKey load_key_file(const std::string& path, std::size_t expected_bytes,
                         std::vector<std::string>* warnings = nullptr);
 
@@ -53,8 +53,8 @@ class AddressAnonymiser {
   IpAddress map(const IpAddress& address, Day day);
 
   // Appends `text` to `out` with every address-looking token (IPv4; every RFC 4291 IPv6 text form,
-  // including embedded IPv4, zones, `[v6]:port`, `v4:port`, elements of comma lists) replaced by its
-  // mapping; all other bytes are copied unchanged. Returns the number of addresses replaced.
+  // including embedded IPv4, zones, `[v6]:port`, `v4:port`, elements of comma lists) replaced by
+  // its mapping; all other bytes are copied unchanged. Returns the number of addresses replaced.
   // What counts as an address token is documented in src/address_scan.hpp.
   std::size_t rewrite_addresses(std::string_view text, Day day, std::string& out);
 

@@ -17,7 +17,8 @@ struct LineStats {
   std::uint64_t lines = 0;
   std::uint64_t addresses = 0;  // addresses replaced
   std::uint64_t pii = 0;        // PII matches replaced
-  std::uint64_t unparsed = 0;   // lines that did not match their format (still fully address-scanned)
+  std::uint64_t unparsed =
+      0;  // lines that did not match their format (still fully address-scanned)
   LineStats& operator+=(const LineStats& other);
 };
 
@@ -27,7 +28,8 @@ LogFormat detect_format(std::string_view sample);
 // Not thread-safe; one per worker thread.
 class LineAnonymiser {
  public:
-  // `format` must not be `automatic`. Throws std::invalid_argument for a bad PII pattern (naming the rule).
+  // `format` must not be `automatic`. Throws std::invalid_argument for a bad PII pattern (naming
+  // the rule).
   LineAnonymiser(const AnonymiseSettings& settings, LogFormat format, const MasterKey& key);
   ~LineAnonymiser();
   LineAnonymiser(LineAnonymiser&&) noexcept;

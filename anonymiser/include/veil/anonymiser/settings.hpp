@@ -1,5 +1,6 @@
-// Settings shared by `veil anonymise`, the policy file's `anonymise:` section and the proxy's access log,
-// so that a line written by the proxy and the same line anonymised offline come out identical.
+// Settings shared by `veil anonymise`, the policy file's `anonymise:` section and the proxy's
+// access log, so that a line written by the proxy and the same line anonymised offline come out
+// identical.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@ enum class LogFormat : std::uint8_t { automatic, combined, common, w3c, json, pl
 enum class PiiCheck : std::uint8_t {
   none,
   nhs_mod11,          // the ten digits carry a valid NHS mod-11 check digit
-  not_file_extension  // an e-mail match whose "TLD" is an image/script file extension is not an address
+  not_file_extension  // an e-mail match whose "TLD" is an image/script file extension is not an
+                      // address
 };
 
 // One named RE2 pattern; matches are replaced by `marker` (e.g. "[postcode]").
@@ -29,7 +31,8 @@ struct PiiRule {
   PiiCheck check = PiiCheck::none;
 };
 
-// The five UK rules of shared/reference/logs-and-anonymisation.md §8: email, postcode, phone, nino, nhs.
+// The five UK rules of shared/reference/logs-and-anonymisation.md §8: email, postcode, phone, nino,
+// nhs.
 const std::vector<PiiRule>& builtin_pii_rules();
 
 struct AnonymiseSettings {
@@ -40,9 +43,9 @@ struct AnonymiseSettings {
   Rotation rotation = Rotation::never;
   LogFormat format = LogFormat::automatic;
   std::vector<PiiRule> pii_rules = builtin_pii_rules();  // the catalogue `scrub` picks from
-  std::optional<std::vector<std::string>> scrub;         // names to apply; nullopt = all, empty = none
-  std::vector<std::string> json_fields;                  // extra dotted paths holding client addresses
-  unsigned threads = 0;                                  // 0 = one per core
+  std::optional<std::vector<std::string>> scrub;  // names to apply; nullopt = all, empty = none
+  std::vector<std::string> json_fields;           // extra dotted paths holding client addresses
+  unsigned threads = 0;                           // 0 = one per core
 };
 
 // The rules `settings.scrub` selects from `settings.pii_rules`, in catalogue order. Throws
