@@ -1,5 +1,5 @@
 // Inputs found by the proxy's fuzz targets in fuzz/ (one case per finding), kept so the fixes stay
-// fixed. The anonymiser's are in tests/anonymiser/test_fuzz_regressions.cpp.
+// fixed. The anonymiser's sit with the tests of the code they fixed, tagged [fuzz_regressions].
 #include <catch2/catch.hpp>
 
 #include <optional>
