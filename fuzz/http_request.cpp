@@ -124,17 +124,18 @@ void check_accepted(const Accepted& accepted, const Limits& limits) {
   (void)host_without_port(head[http::field::host]);
 }
 
+// The upstream the forwarded head is prepared for, and the Host it gets when the request had none.
+const Upstream& fuzz_upstream() {
+  static const Upstream upstream{
+      .name = "origin", .host = "origin.example", .port = 8080, .server_names = {}};
+  return upstream;
+}
 constexpr std::string_view kUpstreamAuthority = "origin.example:8080";
 
 // The head the session forwards (without the client-address fields, which need a connection).
 std::string forwarded_head(const Accepted& accepted) {
   RequestHead forwarded = accepted.head;
-  remove_hop_by_hop(forwarded, accepted.upgrade);
-  forwarded.erase(http::field::expect);
-  if (accepted.upgrade) forwarded.set(http::field::connection, "upgrade");
-  if (forwarded.find(http::field::host) == forwarded.end()) {
-    forwarded.set(http::field::host, kUpstreamAuthority);
-  }
+  prepare_forwarded_head(forwarded, accepted.upgrade, fuzz_upstream());
   if (accepted.framing == Framing::chunked) {
     forwarded.set(http::field::transfer_encoding, "chunked");
   } else if (accepted.framing == Framing::content_length) {

@@ -64,6 +64,20 @@ bool allowed_in_trailer(std::string_view name) {
 
 namespace {
 
+// "host[:port]" of the upstream as configured (IPv6 in brackets, port 80 left out).
+std::string upstream_authority(const Upstream& upstream) {
+  const bool ipv6 = upstream.host.find(':') != std::string::npos;
+  std::string authority;
+  if (ipv6) authority += '[';
+  authority += upstream.host;
+  if (ipv6) authority += ']';
+  if (upstream.port != 80) {
+    authority += ':';
+    authority += std::to_string(upstream.port);
+  }
+  return authority;
+}
+
 std::string forwarded_node(const IpAddress& address) {
   // RFC 7239 §6: IPv6 nodes are bracketed and quoted.
   if (address.is_v6()) return "\"[" + address.to_string() + "]\"";
@@ -71,6 +85,15 @@ std::string forwarded_node(const IpAddress& address) {
 }
 
 }  // namespace
+
+void prepare_forwarded_head(http::fields& head, bool upgrade, const Upstream& upstream) {
+  remove_hop_by_hop(head, upgrade);
+  head.erase(http::field::expect);
+  if (upgrade) head.set(http::field::connection, "upgrade");
+  if (head.find(http::field::host) == head.end()) {
+    head.set(http::field::host, upstream_authority(upstream));
+  }
+}
 
 void set_forwarding_fields(RequestHead& head, const ForwardingContext& context) {
   const std::string_view proto = context.tls ? "https" : "http";

@@ -18,6 +18,13 @@ namespace veil::proxy {
 // fields such as X_Forwarded_For never pass).
 void remove_hop_by_hop(boost::beast::http::fields& fields, bool keep_upgrade);
 
+// The request head as it goes upstream, before the forwarding fields and the body's framing are
+// set: hop-by-hop fields removed, Expect dropped (veil answers it and streams the body),
+// `Connection: upgrade` for a tunnel, and for a request without Host (HTTP/1.0) the upstream's
+// authority as configured, since what is forwarded is HTTP/1.1 (nginx's $proxy_host).
+void prepare_forwarded_head(boost::beast::http::fields& head, bool upgrade,
+                            const Upstream& upstream);
+
 // Fields that must not appear in a trailer section (framing, routing, authentication, hop-by-hop).
 bool allowed_in_trailer(std::string_view name);
 

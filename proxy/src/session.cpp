@@ -146,21 +146,6 @@ bool has_no_body(unsigned status) {
   return status / 100 == 1 || status == 204 || status == 304;
 }
 
-// The Host for a request that came without one (HTTP/1.0): what is forwarded is HTTP/1.1, which
-// requires it. Like nginx's $proxy_host: the upstream as configured.
-std::string upstream_authority(const Upstream& upstream) {
-  const bool ipv6 = upstream.host.find(':') != std::string::npos;
-  std::string authority;
-  if (ipv6) authority += '[';
-  authority += upstream.host;
-  if (ipv6) authority += ']';
-  if (upstream.port != 80) {
-    authority += ':';
-    authority += std::to_string(upstream.port);
-  }
-  return authority;
-}
-
 // Runs the body transforms of all filters in order over each piece of a response body.
 class TransformChain {
  public:
@@ -617,12 +602,7 @@ class ClientSession final : public SessionControl,
 
     RequestHead forwarded = exchange.request;
     const bool upgrade = parser_->upgrade();
-    remove_hop_by_hop(forwarded, upgrade);
-    forwarded.erase(http::field::expect);  // answered here: the body is streamed, not held back
-    if (upgrade) forwarded.set(http::field::connection, "upgrade");
-    if (forwarded.find(http::field::host) == forwarded.end()) {
-      forwarded.set(http::field::host, upstream_authority(pool->upstream()));
-    }
+    prepare_forwarded_head(forwarded, upgrade, pool->upstream());
     ForwardingContext forwarding;
     forwarding.mode = core_.settings.forward_client_ip;
     forwarding.peer_trusted = core_.client_address->trusted().contains(peer_);

@@ -124,3 +124,25 @@ TEST_CASE("response heads serialise with a reason phrase") {
   serialise_response_head(head, out);
   CHECK(out == "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 }
+
+TEST_CASE(
+    "the forwarded head: Expect dropped, Upgrade kept for a tunnel, Host added when missing") {
+  const Upstream site{.name = "site", .host = "127.0.0.1", .port = 80, .server_names = {}};
+  const Upstream v6{.name = "v6", .host = "::1", .port = 8081, .server_names = {}};
+
+  RequestHead with_host =
+      request_with({{"Host", "www.example.gov.uk"}, {"Expect", "100-continue"}});
+  prepare_forwarded_head(with_host, false, site);
+  CHECK(with_host[http::field::host] == "www.example.gov.uk");
+  CHECK(with_host.find(http::field::expect) == with_host.end());
+
+  RequestHead old = request_with({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  prepare_forwarded_head(old, true, site);
+  CHECK(old[http::field::host] == "127.0.0.1");  // port 80 left out
+  CHECK(old[http::field::connection] == "upgrade");
+  CHECK(old[http::field::upgrade] == "websocket");
+
+  RequestHead to_v6 = request_with({});
+  prepare_forwarded_head(to_v6, false, v6);
+  CHECK(to_v6[http::field::host] == "[::1]:8081");
+}
