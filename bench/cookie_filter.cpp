@@ -1,5 +1,6 @@
 // CPU cost of the CookiePolicy filter per exchange, single thread: on_request and on_response_head
-// on a realistic council exchange under policies/council-default.yaml (issue 5's bench case):
+// (with the Consent filter's on_request before it, which reads the consent it acts on) on a
+// realistic council exchange under policies/council-default.yaml (issue 5's bench case):
 // the request carries 10 cookies (consent, sign-in, anti-forgery, load balancer, analytics), the
 // origin sets 5 (a session cookie without Secure, a 30-day "remember me", a 2-year `_ga` on the
 // parent domain, `_gid`, a load-balancer cookie).
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "veil/policies/loader.hpp"
+#include "veil/proxy/consent_filter.hpp"
 #include "veil/proxy/cookie_audit.hpp"
 #include "veil/proxy/cookie_policy_filter.hpp"
 #include "veil/proxy/metrics.hpp"
@@ -80,9 +82,11 @@ void build_response(Exchange& exchange) {
   for (const auto& value : kSetCookies) exchange.response.insert(http::field::set_cookie, value);
 }
 
-// ns per exchange of building the heads, with (`filter` set) or without running the filter.
-double measure(CookiePolicyFilter* filter, const std::shared_ptr<const void>& policy,
-               const std::string& cookies, double seconds) {
+// ns per exchange of building the heads, with (`filter` set, `consent` running before it) or
+// without running the filters.
+double measure(ConsentFilter& consent, CookiePolicyFilter* filter,
+               const std::shared_ptr<const void>& policy, const std::string& cookies,
+               double seconds) {
   std::uint64_t exchanges = 0;
   const double start = thread_cpu_seconds();
   double elapsed = 0;
@@ -90,7 +94,10 @@ double measure(CookiePolicyFilter* filter, const std::shared_ptr<const void>& po
     for (int i = 0; i < 1000; ++i) {
       Exchange exchange;
       build_request(exchange, policy, cookies);
-      if (filter != nullptr) filter->on_request(exchange);
+      if (filter != nullptr) {
+        consent.on_request(exchange);
+        filter->on_request(exchange);
+      }
       build_response(exchange);
       if (filter != nullptr) filter->on_response_head(exchange);
     }
@@ -115,16 +122,17 @@ int main(int argc, char** argv) {
 
   fmt::print("case\taudit\tfilter_ns_per_exchange\theads_ns_per_exchange\n");
   const std::string_view only = argc > 2 ? argv[2] : "";
-  for (std::string_view consent : {kAccepted, kRejected}) {
-    const std::string_view name = consent == kAccepted ? "accepted" : "rejected";
+  ConsentFilter consent("2026-11-23");
+  for (std::string_view consent_cookie : {kAccepted, kRejected}) {
+    const std::string_view name = consent_cookie == kAccepted ? "accepted" : "rejected";
     if (!only.empty() && only != name) continue;
-    const std::string cookies = request_cookies(consent);
-    const double heads = measure(nullptr, policy, cookies, seconds);
+    const std::string cookies = request_cookies(consent_cookie);
+    const double heads = measure(consent, nullptr, policy, cookies, seconds);
     for (bool with_audit : {false, true}) {
       MetricsRegistry metrics;
       CookieAudit audit;
-      CookiePolicyFilter filter(metrics, suffixes, with_audit ? &audit : nullptr);
-      const double total = measure(&filter, policy, cookies, seconds);
+      CookiePolicyFilter filter(consent, metrics, suffixes, with_audit ? &audit : nullptr);
+      const double total = measure(consent, &filter, policy, cookies, seconds);
       fmt::print("{}\t{}\t{:.0f}\t{:.0f}\n", name, with_audit ? "on" : "off", total - heads, heads);
     }
   }

@@ -83,12 +83,17 @@ const ConsentFilter::Visitor* ConsentFilter::visitor(Exchange& exchange) const {
 }
 
 std::optional<policies::ConsentState> ConsentFilter::consent_of(Exchange& exchange) const {
-  const auto* state = visitor(exchange);
-  if (state == nullptr) return std::nullopt;
+  const auto* requested = request_consent_of(exchange);
+  if (requested == nullptr) return std::nullopt;
   if (auto policy = exchange_policy(exchange)) {
     if (auto recorded = consent_set_by_response(*policy, exchange.response)) return recorded;
   }
-  return state->consent;
+  return *requested;
+}
+
+const policies::ConsentState* ConsentFilter::request_consent_of(Exchange& exchange) const {
+  const auto* state = visitor(exchange);
+  return state == nullptr ? nullptr : &state->consent;
 }
 
 ConsentSaved ConsentFilter::confirmation_of(Exchange& exchange) const {

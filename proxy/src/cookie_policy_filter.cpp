@@ -146,9 +146,10 @@ struct CookiePolicyFilter::PolicyTables {
   }
 };
 
-CookiePolicyFilter::CookiePolicyFilter(MetricsRegistry& metrics, const PublicSuffixList& suffixes,
-                                       CookieAudit* audit)
-    : suffixes_(suffixes),
+CookiePolicyFilter::CookiePolicyFilter(const ConsentFilter& consent, MetricsRegistry& metrics,
+                                       const PublicSuffixList& suffixes, CookieAudit* audit)
+    : consent_(consent),
+      suffixes_(suffixes),
       audit_(audit),
       seen_(metrics.counter_family("veil_cookies_seen_total",
                                    "Cookies observed, by policy category and where: set_cookie "
@@ -217,9 +218,10 @@ std::shared_ptr<CookiePolicyFilter::ExchangeState> CookiePolicyFilter::read_requ
   state->mode = policy.mode_for_path(request_path(view(request.target())));
   const bool enforce = state->mode == Mode::enforce;
 
+  // Without the Consent filter's reading (it did not run), no consent is assumed.
+  const policies::ConsentState* consent = consent_.request_consent_of(exchange);
+  state->consent = consent ? *consent : policies::read_consent_state(policy, {}, false);
   const std::vector<CookiePair> cookies = request_cookies(request);
-  const bool sec_gpc = trim(view(request["Sec-GPC"])) == "1";
-  state->consent = policies::read_consent_state(policy, cookies, sec_gpc);
   if (cookies.empty()) return state;
 
   std::vector<CookiePair> forwarded;

@@ -224,7 +224,7 @@ struct Edge::Impl {
         std::make_shared<PolicySnapshotFilter>(store),
         std::make_shared<AnonymisedAddressFilter>(),
         consent,
-        std::make_shared<CookiePolicyFilter>(registry, suffixes,
+        std::make_shared<CookiePolicyFilter>(*consent, registry, suffixes,
                                              audit_settings.path.empty() ? nullptr : &audit),
         std::make_shared<EmbedBlocker>(*consent, registry),
         std::make_shared<SecurityHeaders>(*consent),

@@ -9,6 +9,7 @@
 #include "veil/policies/decisions.hpp"
 #include "veil/policies/loader.hpp"
 #include "veil/policies/set_cookie.hpp"
+#include "veil/proxy/consent_filter.hpp"
 #include "veil/proxy/consent_pages.hpp"
 #include "veil/proxy/cookie_audit.hpp"
 #include "veil/proxy/cookie_policy_filter.hpp"
@@ -56,7 +57,13 @@ constexpr std::string_view kUsageRefused =
 
 struct Harness {
   explicit Harness(std::string_view mode = "enforce", bool with_audit = false)
-      : policy(load(mode)), filter(metrics, suffixes(), with_audit ? &audit : nullptr) {}
+      : policy(load(mode)), filter(consent, metrics, suffixes(), with_audit ? &audit : nullptr) {}
+
+  // The chain's order: the Consent filter reads consent, then this filter acts on it.
+  void request(Exchange& exchange) {
+    consent.on_request(exchange);
+    filter.on_request(exchange);
+  }
 
   // Runs on_request with `cookie_header` (omitted when empty), then on_response_head with the
   // given Set-Cookie headers.
@@ -70,7 +77,7 @@ struct Harness {
     exchange->request.set(http::field::host, "www.example.gov.uk:443");
     if (!cookie_header.empty()) exchange->request.set(http::field::cookie, cookie_header);
     if (gpc) exchange->request.set("Sec-GPC", "1");
-    filter.on_request(*exchange);
+    request(*exchange);
     exchange->response.result(http::status::ok);
     exchange->response.set(http::field::date, kDate);
     for (const auto& value : set_cookies) exchange->response.insert(http::field::set_cookie, value);
@@ -94,6 +101,7 @@ struct Harness {
   std::shared_ptr<const policies::Policy> policy;
   MetricsRegistry metrics;
   CookieAudit audit;
+  ConsentFilter consent{"2026-11-23"};
   CookiePolicyFilter filter;
   std::unique_ptr<Exchange> exchange;
 };
@@ -299,7 +307,7 @@ TEST_CASE("Cache-Control: public becomes private; private and no-store stay", "[
     harness.exchange->policy = harness.policy;
     harness.exchange->request.set(http::field::host, "www.example.gov.uk");
     harness.exchange->request.target("/");
-    harness.filter.on_request(*harness.exchange);
+    harness.request(*harness.exchange);
     harness.exchange->response.set(http::field::date, kDate);
     harness.exchange->response.set(http::field::cache_control, cache_control);
     harness.exchange->response.insert(http::field::set_cookie, "unknown=1");
@@ -396,7 +404,8 @@ TEST_CASE("withdrawing consent on veil's consent endpoint expires on that very r
   post.request.set(http::field::host, "www.example.gov.uk");
   post.request.set(http::field::cookie, std::string(kUsageGranted) +
                                             "; _ga=GA1.2.3; lang=en; sid=s1; veil_consent_saved=x");
-  post.respond_locally([](const LocalRequest&) { return LocalResponse{}; });
+  harness.consent.on_request(post);
+  REQUIRE(post.local_handler);
   post.response.result(http::status::see_other);
   post.response.set(http::field::date, kDate);
   const auto answer = consent_answer(*harness.policy, {"settings"});  // usage withdrawn

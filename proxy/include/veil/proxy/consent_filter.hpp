@@ -38,6 +38,8 @@ class ConsentFilter final : public Filter {
   // a withdrawal takes effect on the same response), else what its request carried. nullopt
   // without a policy or before on_request ran.
   std::optional<policies::ConsentState> consent_of(Exchange& exchange) const;
+  // The consent the exchange's request carried; nullptr without a policy or before on_request.
+  const policies::ConsentState* request_consent_of(Exchange& exchange) const;
   // The confirmation the request's flag cookie asks to show once.
   ConsentSaved confirmation_of(Exchange& exchange) const;
 

@@ -1,8 +1,8 @@
 // The CookiePolicy filter: enforces the policy's cookie rules at the edge, for cookies a browser
 // consent tool cannot reach (HttpOnly, server-set, on a parent domain).
 //
-// Request: reads the visitor's consent (consent cookies, Sec-GPC) and removes cookies of
-// categories not granted from the Cookie header sent upstream (enforce mode).
+// Request: takes the visitor's consent from the Consent filter (consent cookies, Sec-GPC) and
+// removes cookies of categories not granted from the Cookie header sent upstream (enforce mode).
 // Response head: removes, caps or completes each Set-Cookie as decide_set_cookie says (enforce
 // mode), removes Set-Cookies a browser could not parse, expires the withdrawn request cookies on
 // the host and every parent domain below the public suffix, and marks a changed response
@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 
+#include "veil/proxy/consent_filter.hpp"
 #include "veil/proxy/cookie_audit.hpp"
 #include "veil/proxy/filter.hpp"
 #include "veil/proxy/metrics.hpp"
@@ -30,10 +31,11 @@ class CookiePolicyFilter final : public Filter {
   // one Set-Cookie per cookie domain, and a response head has a size limit).
   static constexpr std::size_t kMaxExpiredPerResponse = 24;
 
-  // Registers the cookie families in `metrics`. `suffixes`, `metrics` and `audit` (nullptr: no
-  // audit) must outlive the filter.
-  CookiePolicyFilter(MetricsRegistry& metrics, const PublicSuffixList& suffixes,
-                     CookieAudit* audit = nullptr);
+  // Registers the cookie families in `metrics`. `consent` (which runs before this filter and
+  // reads the visitor's consent), `suffixes`, `metrics` and `audit` (nullptr: no audit) must
+  // outlive the filter.
+  CookiePolicyFilter(const ConsentFilter& consent, MetricsRegistry& metrics,
+                     const PublicSuffixList& suffixes, CookieAudit* audit = nullptr);
   ~CookiePolicyFilter() override;
 
   void on_request(Exchange& exchange) override;
@@ -49,6 +51,7 @@ class CookiePolicyFilter final : public Filter {
   std::shared_ptr<ExchangeState> read_request(Exchange& exchange, bool forwarding);
   void adopt_recorded_consent(Exchange& exchange, ExchangeState& state);
 
+  const ConsentFilter& consent_;
   const PublicSuffixList& suffixes_;
   CookieAudit* audit_;
   Family<Counter>& seen_;
