@@ -57,11 +57,9 @@ HeadScanner::Result scan_in_pieces(HeadScanner& scanner, std::string_view data, 
   }
 }
 
-enum class Framing { none, content_length, chunked };
-
 struct Accepted {
   RequestHead head;
-  Framing framing;
+  BodyFraming framing;
   std::uint64_t length = 0;
   bool upgrade = false;
 };
@@ -80,14 +78,14 @@ std::optional<Accepted> accept_head(std::string_view head, const Limits& limits,
   }
   if (consumed != head.size() || !parser.is_header_done()) return std::nullopt;
 
-  Accepted accepted{parser.get().base(), Framing::none};
+  Accepted accepted{parser.get().base(), BodyFraming::none};
   if (const auto rejection = check_request_head(accepted.head)) {
     require(one_of(rejection->status, {400, 501}));
     return std::nullopt;
   }
   if (!parser.is_done()) {
-    accepted.framing = parser.chunked() ? Framing::chunked : Framing::content_length;
-    if (accepted.framing == Framing::content_length) accepted.length = *parser.content_length();
+    accepted.framing = parser.chunked() ? BodyFraming::chunked : BodyFraming::content_length;
+    if (accepted.framing == BodyFraming::content_length) accepted.length = *parser.content_length();
   }
   accepted.upgrade = parser.upgrade();
   return accepted;
@@ -107,17 +105,17 @@ void check_accepted(const Accepted& accepted, const Limits& limits) {
   const std::string_view target = head.target();
   require(!target.empty() && (target.front() == '/' || target == "*"));
   switch (accepted.framing) {
-    case Framing::chunked: {
+    case BodyFraming::chunked: {
       std::string coding(head[http::field::transfer_encoding]);
       for (char& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       require(coding == "chunked");
       break;
     }
-    case Framing::content_length:
+    case BodyFraming::content_length:
       require(head.count(http::field::content_length) == 1);
       require(accepted.length > 0 && accepted.length <= limits.request_body_bytes);
       break;
-    case Framing::none:
+    case BodyFraming::none:
       require(head.count(http::field::transfer_encoding) == 0);
       break;
   }
@@ -132,17 +130,16 @@ const Upstream& fuzz_upstream() {
 }
 constexpr std::string_view kUpstreamAuthority = "origin.example:8080";
 
-// The head the session forwards (without the client-address fields, which need a connection).
+// The head the session forwards (with no client-address fields: they need a connection).
 std::string forwarded_head(const Accepted& accepted) {
-  RequestHead forwarded = accepted.head;
-  prepare_forwarded_head(forwarded, accepted.upgrade, fuzz_upstream());
-  if (accepted.framing == Framing::chunked) {
-    forwarded.set(http::field::transfer_encoding, "chunked");
-  } else if (accepted.framing == Framing::content_length) {
-    forwarded.set(http::field::content_length, std::to_string(accepted.length));
-  }
+  ForwardedShape shape;
+  shape.upgrade = accepted.upgrade;
+  shape.framing = accepted.framing;
+  shape.content_length = accepted.length;
+  ForwardingContext context;
+  context.mode = ForwardClientIp::none;
   std::string out;
-  serialise_request_head(forwarded, out);
+  serialise_forwarded_request(accepted.head, fuzz_upstream(), shape, context, out);
   return out;
 }
 
@@ -186,8 +183,8 @@ void check_body(std::string_view rest, const Accepted& accepted, const Limits& l
     if (error || (consumed == 0 && got == 0)) break;  // rejected, or waiting for more bytes
   }
   require(total <= limits.request_body_bytes);
-  if (accepted.framing == Framing::content_length) require(total <= accepted.length);
-  if (parser.is_done() && accepted.framing == Framing::content_length) {
+  if (accepted.framing == BodyFraming::content_length) require(total <= accepted.length);
+  if (parser.is_done() && accepted.framing == BodyFraming::content_length) {
     require(total == accepted.length);
   }
 }

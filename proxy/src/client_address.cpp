@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "address_text.hpp"
 #include "field_names.hpp"
 #include "text.hpp"
 
@@ -19,11 +20,7 @@ std::optional<IpAddress> parse_address(std::string_view text) {
   boost::system::error_code error;
   const auto address = boost::asio::ip::make_address(std::string(text), error);
   if (error) return std::nullopt;
-  // An IPv4-mapped IPv6 peer (dual-stack listener) is the IPv4 client it maps.
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return IpAddress(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()));
-  }
-  return address;
+  return unmapped(address);
 }
 
 // One node of X-Forwarded-For ("192.0.2.1", "192.0.2.1:443", "[2001:db8::1]:443", "2001:db8::1")
@@ -108,7 +105,7 @@ bool TrustedProxies::contains(const IpAddress& address) const {
 
 IpAddress resolve_client_address(const IpAddress& peer, const RequestHead& request,
                                  const TrustedProxies& trusted) {
-  const auto normalised_peer = parse_address(peer.to_string()).value_or(peer);
+  const IpAddress normalised_peer = unmapped(peer);
   if (!trusted.contains(normalised_peer)) return normalised_peer;
 
   // The chain, left (original client) to right (the hop nearest to us).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <optional>
 
+#include "address_text.hpp"
 #include "veil/anonymiser/address_anonymiser.hpp"
 #include "veil/proxy/access_log.hpp"
 
@@ -54,10 +55,9 @@ void AnonymisedAddressFilter::on_request(Exchange& exchange) {
     cache.value.emplace(policy->anonymise, key_for(policy->anonymise));
     cache.policy = policy;
   }
-  const auto address = anonymiser::IpAddress::parse(exchange.client_address.to_string());
-  if (!address) return;  // nothing is forwarded rather than something unanonymised
   exchange.anonymised_client_address =
-      cache.value->map(*address, day_of(exchange.received_at)).to_string();
+      cache.value->map(to_anonymiser_address(exchange.client_address), day_of(exchange.received_at))
+          .to_string();
 }
 
 RequestMetricsFilter::RequestMetricsFilter(ProxyMetrics& metrics,
@@ -97,12 +97,12 @@ void AccessLogFilter::on_complete(Exchange& exchange) {
     }
     const auto& client =
         exchange.client_address.is_unspecified() ? exchange.peer_address : exchange.client_address;
-    const std::string client_text = client.to_string();
+    const AddressText client_text(client);
     const auto& request = exchange.request;
     const auto method = request.method_string();
     const auto target = request.target();
     AccessRecord record;
-    record.client_address = client_text;
+    record.client_address = client_text.view();
     record.time = exchange.received_at;
     record.method = {method.data(), method.size()};
     record.target = {target.data(), target.size()};

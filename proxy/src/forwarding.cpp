@@ -3,40 +3,68 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 
-#include <array>
-#include <vector>
+#include <boost/container/small_vector.hpp>
 
+#include <array>
+#include <charconv>
+
+#include "address_text.hpp"
 #include "field_names.hpp"
 #include "text.hpp"
 
 namespace veil::proxy {
 namespace http = boost::beast::http;
 
-void remove_hop_by_hop(http::fields& fields, bool keep_upgrade) {
-  std::vector<std::string> named;
+namespace {
+
+// The names a Connection field lists: those fields are hop-by-hop too (RFC 9110 §7.6.1). Views
+// into the fields' values, valid while those fields are.
+using ConnectionTokens = boost::container::small_vector<std::string_view, 4>;
+
+ConnectionTokens connection_tokens(const http::fields& fields) {
+  ConnectionTokens tokens;
   for (const auto& connection : fields_named(fields, http::field::connection)) {
     for (std::string_view token : split_list(connection.value())) {
-      if (!token.empty()) named.emplace_back(token);
+      if (!token.empty()) tokens.push_back(token);
     }
   }
-  for (const auto& name : named) {
-    if (keep_upgrade && iequals(name, "upgrade")) continue;
-    fields.erase(name);
+  return tokens;
+}
+
+bool is_hop_by_hop(const http::fields::value_type& field, const ConnectionTokens& named,
+                   bool keep_upgrade) {
+  switch (field.name()) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::content_length:
+      return true;
+    case http::field::upgrade:
+      return !keep_upgrade;
+    default:
+      break;
   }
-  static constexpr std::array<http::field, 7> hop_by_hop = {
-      http::field::connection,       http::field::keep_alive,
-      http::field::proxy_connection, http::field::te,
-      http::field::trailer,          http::field::transfer_encoding,
-      http::field::content_length};
-  for (const auto field : hop_by_hop) fields.erase(field);
-  if (!keep_upgrade) fields.erase(http::field::upgrade);
-  for (auto it = fields.begin(); it != fields.end();) {
-    if (it->name_string().find('_') != std::string_view::npos) {
-      it = fields.erase(it);
-    } else {
-      ++it;
-    }
+  const std::string_view name = field.name_string();
+  if (name.find('_') != std::string_view::npos) return true;
+  for (std::string_view token : named) {
+    if (iequals(token, name)) return true;
   }
+  return false;
+}
+
+}  // namespace
+
+void remove_hop_by_hop(http::fields& fields, bool keep_upgrade) {
+  const ConnectionTokens named = connection_tokens(fields);
+  // Erased after the scan: the tokens point into the Connection field.
+  boost::container::small_vector<http::fields::const_iterator, 8> hop_by_hop;
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    if (is_hop_by_hop(*it, named, keep_upgrade)) hop_by_hop.push_back(it);
+  }
+  for (const auto& it : hop_by_hop) fields.erase(it);
 }
 
 bool allowed_in_trailer(std::string_view name) {
@@ -78,102 +106,155 @@ std::string upstream_authority(const Upstream& upstream) {
   return authority;
 }
 
-std::string forwarded_node(const IpAddress& address) {
-  // RFC 7239 §6: IPv6 nodes are bracketed and quoted.
-  if (address.is_v6()) return "\"[" + address.to_string() + "]\"";
-  return address.to_string();
+// RFC 7239 §6: IPv6 nodes are bracketed and quoted.
+void append_forwarded_node(const IpAddress& address, std::string& out) {
+  if (address.is_v6()) out += "\"[";
+  out += AddressText(address).view();
+  if (address.is_v6()) out += "]\"";
 }
 
-}  // namespace
-
-void prepare_forwarded_head(http::fields& head, bool upgrade, const Upstream& upstream) {
-  remove_hop_by_hop(head, upgrade);
-  head.erase(http::field::expect);
-  if (upgrade) head.set(http::field::connection, "upgrade");
-  if (head.find(http::field::host) == head.end()) {
-    head.set(http::field::host, upstream_authority(upstream));
-  }
+void append_list_element(std::string& list, std::string_view element) {
+  if (!list.empty()) list += ", ";
+  list += element;
 }
 
-void set_forwarding_fields(RequestHead& head, const ForwardingContext& context) {
-  const std::string_view proto = context.tls ? "https" : "http";
-  std::string x_forwarded_for;
-  std::string forwarded;
-  if (context.peer_trusted) {
-    for (const auto& field : fields_named(head, kXForwardedFor)) {
-      if (!x_forwarded_for.empty()) x_forwarded_for += ", ";
-      x_forwarded_for += field.value();
-    }
-    for (const auto& field : fields_named(head, http::field::forwarded)) {
-      if (!forwarded.empty()) forwarded += ", ";
-      forwarded += field.value();
-    }
-  }
-  const bool keep_proto = context.peer_trusted && head.count(kXForwardedProto) == 1;
-  std::string client;
-  switch (context.mode) {
-    case ForwardClientIp::real:
-      client = context.client_address.to_string();
-      // The chain ends with the hop that handed the request to us (nginx's
-      // $proxy_add_x_forwarded_for); X-Real-IP carries the resolved client.
-      if (!x_forwarded_for.empty()) x_forwarded_for += ", ";
-      x_forwarded_for += context.peer_address.to_string();
-      if (!forwarded.empty()) forwarded += ", ";
-      forwarded += "for=" + forwarded_node(context.peer_address) + ";proto=" + std::string(proto);
-      break;
-    case ForwardClientIp::anonymised:
-      // The received chain holds raw addresses: it is never passed on in this mode.
-      x_forwarded_for.clear();
-      forwarded.clear();
-      if (!context.anonymised_client_address.empty()) {
-        client = context.anonymised_client_address;
-        x_forwarded_for = client;
-        forwarded = "for=\"" + client + "\";proto=" + std::string(proto);
-      }
-      break;
-    case ForwardClientIp::none:
-      x_forwarded_for.clear();
-      forwarded.clear();
-      break;
-  }
-  head.erase(kXForwardedFor);
-  head.erase(http::field::forwarded);
-  head.erase(kXRealIp);
-  if (!x_forwarded_for.empty()) head.set(kXForwardedFor, x_forwarded_for);
-  if (!forwarded.empty()) head.set(http::field::forwarded, forwarded);
-  if (!client.empty()) head.set(kXRealIp, client);
-  if (!keep_proto) head.set(kXForwardedProto, proto);
-  const std::string_view via = head.version() == 10 ? "1.0 veil" : "1.1 veil";
-  if (const auto existing = head.find(http::field::via); existing != head.end()) {
-    std::string combined(existing->value());
-    combined += ", ";
-    combined += via;
-    head.set(http::field::via, combined);
-  } else {
-    head.set(http::field::via, via);
-  }
-}
-
-namespace {
-
-void append_fields(const http::fields& fields, std::string& out) {
-  for (const auto& field : fields) {
-    out += field.name_string();
-    out += ": ";
-    out += field.value();
-    out += "\r\n";
-  }
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
   out += "\r\n";
 }
 
+void append_fields(const http::fields& fields, std::string& out) {
+  for (const auto& field : fields) append_field(out, field.name_string(), field.value());
+  out += "\r\n";
+}
+
+// The forwarding fields a request carries as received; kept only from a trusted peer.
+struct ReceivedChain {
+  std::string x_forwarded_for;
+  std::string forwarded;
+  std::string via;  // always kept: this hop is appended to it
+  std::string_view x_forwarded_proto;
+  unsigned x_forwarded_protos = 0;
+};
+
+// Which of the forwarding fields this is (they are rebuilt, never copied through).
+enum class ForwardingField { none, x_forwarded_for, forwarded, x_real_ip, x_forwarded_proto, via };
+
+ForwardingField forwarding_field(const http::fields::value_type& field) {
+  switch (field.name()) {
+    case http::field::forwarded:
+      return ForwardingField::forwarded;
+    case http::field::via:
+      return ForwardingField::via;
+    case http::field::unknown: {
+      const std::string_view name = field.name_string();
+      if (iequals(name, kXForwardedFor)) return ForwardingField::x_forwarded_for;
+      if (iequals(name, kXRealIp)) return ForwardingField::x_real_ip;
+      if (iequals(name, kXForwardedProto)) return ForwardingField::x_forwarded_proto;
+      return ForwardingField::none;
+    }
+    default:
+      return ForwardingField::none;
+  }
+}
+
 }  // namespace
 
-void serialise_request_head(const RequestHead& head, std::string& out) {
-  out += head.method_string();
+void serialise_forwarded_request(const RequestHead& request, const Upstream& upstream,
+                                 const ForwardedShape& shape, const ForwardingContext& context,
+                                 std::string& out) {
+  out += request.method_string();
   out += ' ';
-  out += head.target();
+  out += request.target();
   out += " HTTP/1.1\r\n";
-  append_fields(head, out);
+
+  const ConnectionTokens named = connection_tokens(request);
+  ReceivedChain received;
+  bool has_host = false;
+  for (const auto& field : request) {
+    if (is_hop_by_hop(field, named, shape.upgrade) || field.name() == http::field::expect) continue;
+    const std::string_view value = field.value();
+    switch (forwarding_field(field)) {
+      case ForwardingField::none:
+        if (field.name() == http::field::host) has_host = true;
+        append_field(out, field.name_string(), value);
+        continue;
+      case ForwardingField::x_forwarded_for:
+        append_list_element(received.x_forwarded_for, value);
+        continue;
+      case ForwardingField::forwarded:
+        append_list_element(received.forwarded, value);
+        continue;
+      case ForwardingField::via:
+        append_list_element(received.via, value);
+        continue;
+      case ForwardingField::x_forwarded_proto:
+        received.x_forwarded_proto = value;
+        ++received.x_forwarded_protos;
+        continue;
+      case ForwardingField::x_real_ip:
+        continue;
+    }
+  }
+  if (shape.upgrade) append_field(out, "Connection", "upgrade");
+  if (!has_host) append_field(out, "Host", upstream_authority(upstream));
+
+  const std::string_view proto = context.tls ? "https" : "http";
+  std::string x_forwarded_for;
+  std::string forwarded;
+  std::string client;
+  switch (context.mode) {
+    case ForwardClientIp::real:
+      if (context.peer_trusted) {
+        x_forwarded_for = std::move(received.x_forwarded_for);
+        forwarded = std::move(received.forwarded);
+      }
+      client = AddressText(context.client_address).view();
+      // The chain ends with the hop that handed the request to us (nginx's
+      // $proxy_add_x_forwarded_for); X-Real-IP carries the resolved client.
+      append_list_element(x_forwarded_for, AddressText(context.peer_address).view());
+      if (!forwarded.empty()) forwarded += ", ";
+      forwarded += "for=";
+      append_forwarded_node(context.peer_address, forwarded);
+      forwarded += ";proto=";
+      forwarded += proto;
+      break;
+    case ForwardClientIp::anonymised:
+      // The received chain holds raw addresses: it is never passed on in this mode.
+      if (!context.anonymised_client_address.empty()) {
+        client = context.anonymised_client_address;
+        x_forwarded_for = client;
+        forwarded = "for=\"" + client + "\";proto=";
+        forwarded += proto;
+      }
+      break;
+    case ForwardClientIp::none:
+      break;
+  }
+  if (!x_forwarded_for.empty()) append_field(out, kXForwardedFor, x_forwarded_for);
+  if (!forwarded.empty()) append_field(out, "Forwarded", forwarded);
+  if (!client.empty()) append_field(out, kXRealIp, client);
+  const bool keep_proto = context.peer_trusted && received.x_forwarded_protos == 1;
+  append_field(out, kXForwardedProto, keep_proto ? received.x_forwarded_proto : proto);
+  append_list_element(received.via, request.version() == 10 ? "1.0 veil" : "1.1 veil");
+  append_field(out, "Via", received.via);
+
+  switch (shape.framing) {
+    case BodyFraming::none:
+      break;
+    case BodyFraming::chunked:
+      append_field(out, "Transfer-Encoding", "chunked");
+      break;
+    case BodyFraming::content_length: {
+      char digits[20];
+      const auto end = std::to_chars(digits, digits + sizeof digits, shape.content_length).ptr;
+      append_field(out, "Content-Length", std::string_view(digits, end - digits));
+      break;
+    }
+  }
+  out += "\r\n";
 }
 
 void serialise_response_head(const ResponseHead& head, std::string& out) {

@@ -5,6 +5,7 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include <cstdint>
 #include <string>
 
 #include "veil/proxy/filter.hpp"
@@ -18,13 +19,6 @@ namespace veil::proxy {
 // fields such as X_Forwarded_For never pass).
 void remove_hop_by_hop(boost::beast::http::fields& fields, bool keep_upgrade);
 
-// The request head as it goes upstream, before the forwarding fields and the body's framing are
-// set: hop-by-hop fields removed, Expect dropped (veil answers it and streams the body),
-// `Connection: upgrade` for a tunnel, and for a request without Host (HTTP/1.0) the upstream's
-// authority as configured, since what is forwarded is HTTP/1.1 (nginx's $proxy_host).
-void prepare_forwarded_head(boost::beast::http::fields& head, bool upgrade,
-                            const Upstream& upstream);
-
 // Fields that must not appear in a trailer section (framing, routing, authentication, hop-by-hop).
 bool allowed_in_trailer(std::string_view name);
 
@@ -37,12 +31,30 @@ struct ForwardingContext {
   std::string_view anonymised_client_address;
 };
 
-// Sets X-Forwarded-For, X-Forwarded-Proto, Forwarded and X-Real-IP on a request going upstream, and
-// appends Via. A chain received from an untrusted peer is replaced, never extended.
-void set_forwarding_fields(RequestHead& head, const ForwardingContext& context);
+// How the body of a forwarded request is framed (the request head announces it).
+enum class BodyFraming { none, chunked, content_length };
 
-// Appends "METHOD target HTTP/1.1\r\n", the fields, and "\r\n".
-void serialise_request_head(const RequestHead& head, std::string& out);
+struct ForwardedShape {
+  bool upgrade = false;  // a tunnel: Upgrade is kept and Connection is "upgrade"
+  BodyFraming framing = BodyFraming::none;
+  std::uint64_t content_length = 0;  // with BodyFraming::content_length
+};
+
+// Appends the request head as it goes to `upstream`, written in one pass over the request's fields
+// (the request itself is not changed: filters and the access log still see it as received):
+// - "METHOD target HTTP/1.1" (what is forwarded is HTTP/1.1);
+// - the fields, minus hop-by-hop ones (as remove_hop_by_hop) and Expect (veil answers it and
+//   streams the body), in their order;
+// - `Connection: upgrade` for a tunnel; for a request without Host (HTTP/1.0) the upstream's
+//   authority as configured (nginx's $proxy_host);
+// - X-Forwarded-For, Forwarded, X-Real-IP and X-Forwarded-Proto by `context` (a chain received
+//   from an untrusted peer is replaced, never extended; X-Forwarded-Proto is kept from a trusted
+//   peer that sent exactly one), then Via with this hop appended;
+// - the body's framing; the blank line.
+void serialise_forwarded_request(const RequestHead& request, const Upstream& upstream,
+                                 const ForwardedShape& shape, const ForwardingContext& context,
+                                 std::string& out);
+
 // Appends "HTTP/1.1 status reason\r\n", the fields, and "\r\n".
 void serialise_response_head(const ResponseHead& head, std::string& out);
 

@@ -107,25 +107,19 @@ net::awaitable<error_code> write_body(Stream& stream, Framing framing, std::stri
   co_return error;
 }
 
-// The fields a parser added after `header_fields` (trailers), minus those not allowed there.
+// The trailer fields a parser holds, minus those not allowed there. The head's fields were moved
+// out of the parser into the exchange, so whatever fields it holds now came after the body.
 template <class Fields>
-std::string serialise_trailers(const Fields& fields, std::size_t header_fields) {
+std::string serialise_trailers(const Fields& fields) {
   std::string out;
-  auto it = fields.begin();
-  for (std::size_t skipped = 0; skipped < header_fields && it != fields.end(); ++skipped) ++it;
-  for (; it != fields.end(); ++it) {
-    if (!allowed_in_trailer(it->name_string())) continue;
-    out += it->name_string();
+  for (const auto& field : fields) {
+    if (!allowed_in_trailer(field.name_string())) continue;
+    out += field.name_string();
     out += ": ";
-    out += it->value();
+    out += field.value();
     out += "\r\n";
   }
   return out;
-}
-
-template <class Fields>
-std::size_t count_fields(const Fields& fields) {
-  return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
 }
 
 bool idempotent(http::verb method) {
@@ -348,7 +342,7 @@ class ClientSession final : public SessionControl,
     if (parse_error) co_return co_await reject(exchange, rejection_for_parse_error(parse_error));
     buffer_.consume(head_size);
 
-    exchange.request = parser_->get().base();
+    exchange.request = std::move(parser_->get().base());
     if (auto rejection = check_request_head(exchange.request)) {
       co_return co_await reject(exchange, *rejection);
     }
@@ -493,9 +487,7 @@ class ClientSession final : public SessionControl,
   }
 
   // Trailer fields the client sent after a chunked body.
-  std::string request_trailers(std::size_t header_fields) const {
-    return serialise_trailers(parser_->get(), header_fields);
-  }
+  std::string request_trailers() const { return serialise_trailers(parser_->get()); }
 
   net::awaitable<Next> answer_locally(Exchange& exchange) {
     LocalRequest request;
@@ -600,9 +592,6 @@ class ClientSession final : public SessionControl,
     }
     exchange.upstream_name = pool->upstream().name;
 
-    RequestHead forwarded = exchange.request;
-    const bool upgrade = parser_->upgrade();
-    prepare_forwarded_head(forwarded, upgrade, pool->upstream());
     ForwardingContext forwarding;
     forwarding.mode = core_.settings.forward_client_ip;
     forwarding.peer_trusted = core_.client_address->trusted().contains(peer_);
@@ -610,19 +599,21 @@ class ClientSession final : public SessionControl,
     forwarding.peer_address = peer_;
     forwarding.client_address = exchange.client_address;
     forwarding.anonymised_client_address = exchange.anonymised_client_address;
-    set_forwarding_fields(forwarded, forwarding);
+    ForwardedShape shape;
+    shape.upgrade = parser_->upgrade();
     Framing request_framing = Framing::none;
     if (!parser_->is_done()) {
       request_framing = parser_->chunked() ? Framing::chunked : Framing::content_length;
       if (request_framing == Framing::chunked) {
-        forwarded.set(http::field::transfer_encoding, "chunked");
+        shape.framing = BodyFraming::chunked;
       } else {
-        forwarded.set(http::field::content_length, std::to_string(*parser_->content_length()));
+        shape.framing = BodyFraming::content_length;
+        shape.content_length = *parser_->content_length();
       }
     }
     std::string request_head;
-    serialise_request_head(forwarded, request_head);
-    const std::size_t request_header_fields = count_fields(parser_->get());
+    serialise_forwarded_request(exchange.request, pool->upstream(), shape, forwarding,
+                                request_head);
     const http::verb method = exchange.request.method();
     const bool retryable = idempotent(method) && request_framing == Framing::none;
 
@@ -660,9 +651,8 @@ class ClientSession final : public SessionControl,
           unsent_head = {};
         }
         upstream_->expires_after(timeouts().upstream_read);
-        if (const error_code error =
-                co_await write_body(*upstream_, request_framing, unsent_head, {}, true,
-                                    request_trailers(request_header_fields))) {
+        if (const error_code error = co_await write_body(*upstream_, request_framing, unsent_head,
+                                                         {}, true, request_trailers())) {
           co_return co_await upstream_failed(exchange, classify(error));
         }
       }
@@ -697,7 +687,7 @@ class ClientSession final : public SessionControl,
     }
 
     if (response_parser_->get().result() == http::status::switching_protocols) {
-      co_return co_await switch_protocols(exchange, upgrade);
+      co_return co_await switch_protocols(exchange, shape.upgrade);
     }
     co_return co_await relay_response(exchange, *pool);
   }
@@ -713,8 +703,7 @@ class ClientSession final : public SessionControl,
 
   net::awaitable<Next> relay_response(Exchange& exchange, UpstreamPool& pool) {
     auto& parser = *response_parser_;
-    const std::size_t header_fields = count_fields(parser.get());
-    exchange.response = parser.get().base();
+    exchange.response = std::move(parser.get().base());
     remove_hop_by_hop(exchange.response, false);
     for (const auto& filter : core_.filters) {
       if (!run_hook(exchange, [&] { filter->on_response_head(exchange); })) {
@@ -776,9 +765,8 @@ class ClientSession final : public SessionControl,
           co_return abandon(exchange);
         }
         const std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
-        const std::string trailers = parser.is_done() && parser.chunked()
-                                         ? serialise_trailers(parser.get(), header_fields)
-                                         : std::string();
+        const std::string trailers =
+            parser.is_done() && parser.chunked() ? serialise_trailers(parser.get()) : std::string();
         const bool sent = co_await send_body(piece, parser.is_done(), trailers);
         if (!sent) co_return abandon(exchange);
       }
@@ -867,7 +855,7 @@ class ClientSession final : public SessionControl,
     if (!requested) {
       co_return co_await upstream_failed(exchange, UpstreamResult::failed);
     }
-    exchange.response = response_parser_->get().base();
+    exchange.response = std::move(response_parser_->get().base());
     remove_hop_by_hop(exchange.response, true);
     exchange.response.set(http::field::connection, "upgrade");
     for (const auto& filter : core_.filters) {

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
 #include <string>
 
 #include "forwarding.hpp"
@@ -18,18 +22,35 @@ RequestHead request_with(std::initializer_list<std::pair<const char*, const char
   return head;
 }
 
-std::string serialised(const RequestHead& head) {
-  std::string out;
-  serialise_request_head(head, out);
-  return out;
-}
-
 ForwardingContext context_for(const char* peer, const char* client, bool trusted) {
   ForwardingContext context;
   context.peer_address = boost::asio::ip::make_address(peer);
   context.client_address = boost::asio::ip::make_address(client);
   context.peer_trusted = trusted;
   return context;
+}
+
+const Upstream& site() {
+  static const Upstream upstream{
+      .name = "site", .host = "127.0.0.1", .port = 80, .server_names = {}};
+  return upstream;
+}
+
+std::string forwarded(const RequestHead& request, const ForwardingContext& context,
+                      const ForwardedShape& shape = {}, const Upstream& upstream = site()) {
+  std::string out;
+  serialise_forwarded_request(request, upstream, shape, context, out);
+  return out;
+}
+
+// The forwarded head parsed back, as the origin reads it.
+RequestHead parsed(const std::string& head) {
+  http::request_parser<http::empty_body> parser;
+  boost::system::error_code error;
+  parser.put(boost::asio::buffer(head), error);
+  REQUIRE_FALSE(error);
+  REQUIRE(parser.is_header_done());
+  return parser.release().base();
 }
 
 }  // namespace
@@ -46,13 +67,33 @@ TEST_CASE("hop-by-hop fields and the fields Connection names are removed") {
                             {"Content-Length", "3"},
                             {"Upgrade", "websocket"},
                             {"X_Forwarded_For", "1.2.3.4"},
+                            {"Expect", "100-continue"},
                             {"Accept", "*/*"}});
+  auto context = context_for("192.0.2.1", "192.0.2.1", false);
+  context.mode = ForwardClientIp::none;
+  CHECK(forwarded(head, context) ==
+        "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Forwarded-Proto: http\r\n"
+        "Via: 1.1 veil\r\n\r\n");
+
   remove_hop_by_hop(head, false);
-  CHECK(serialised(head) == "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n");
+  CHECK(head.count(http::field::connection) == 0);
+  CHECK(head.count("X-Private") == 0);
+  CHECK(head.count(http::field::upgrade) == 0);
+  CHECK(head.count("X_Forwarded_For") == 0);
+  CHECK(head.count(http::field::transfer_encoding) == 0);
+  CHECK(head[http::field::host] == "a");
+  CHECK(head[http::field::accept] == "*/*");
 }
 
 TEST_CASE("Upgrade survives when tunnelling") {
-  auto head = request_with({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  auto head = request_with({{"Host", "a"}, {"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  ForwardedShape tunnel;
+  tunnel.upgrade = true;
+  const auto sent = parsed(forwarded(head, context_for("192.0.2.1", "192.0.2.1", false), tunnel));
+  CHECK(sent[http::field::upgrade] == "websocket");
+  CHECK(sent[http::field::connection] == "upgrade");
+  CHECK(sent.count(http::field::connection) == 1);
+
   remove_hop_by_hop(head, true);
   CHECK(head[http::field::upgrade] == "websocket");
   CHECK(head.count(http::field::connection) == 0);
@@ -63,30 +104,47 @@ TEST_CASE("an untrusted peer's forwarding chain is replaced") {
                             {"Forwarded", "for=6.6.6.6"},
                             {"X-Forwarded-Proto", "https"},
                             {"X-Real-IP", "6.6.6.6"}});
-  set_forwarding_fields(head, context_for("192.0.2.1", "192.0.2.1", false));
-  CHECK(head["X-Forwarded-For"] == "192.0.2.1");
-  CHECK(head[http::field::forwarded] == "for=192.0.2.1;proto=http");
-  CHECK(head["X-Forwarded-Proto"] == "http");
-  CHECK(head["X-Real-IP"] == "192.0.2.1");
-  CHECK(head[http::field::via] == "1.1 veil");
+  const auto sent = parsed(forwarded(head, context_for("192.0.2.1", "192.0.2.1", false)));
+  CHECK(sent["X-Forwarded-For"] == "192.0.2.1");
+  CHECK(sent[http::field::forwarded] == "for=192.0.2.1;proto=http");
+  CHECK(sent["X-Forwarded-Proto"] == "http");
+  CHECK(sent["X-Real-IP"] == "192.0.2.1");
+  CHECK(sent[http::field::via] == "1.1 veil");
+  for (const char* name :
+       {"X-Forwarded-For", "Forwarded", "X-Forwarded-Proto", "X-Real-IP", "Via"}) {
+    CHECK(sent.count(name) == 1);
+  }
+  CHECK(head["X-Forwarded-For"] == "6.6.6.6");  // the exchange's request is left as received
 }
 
 TEST_CASE("a trusted peer's chain is extended with the peer") {
-  auto head = request_with({{"X-Forwarded-For", "198.51.100.7, 10.0.0.2"},
+  auto head = request_with({{"X-Forwarded-For", "198.51.100.7"},
+                            {"X-Forwarded-For", "10.0.0.2"},
                             {"X-Forwarded-Proto", "https"},
-                            {"Via", "1.1 lb"}});
-  set_forwarding_fields(head, context_for("10.0.0.1", "198.51.100.7", true));
-  CHECK(head["X-Forwarded-For"] == "198.51.100.7, 10.0.0.2, 10.0.0.1");
-  CHECK(head["X-Forwarded-Proto"] == "https");
-  CHECK(head["X-Real-IP"] == "198.51.100.7");
-  CHECK(head[http::field::forwarded] == "for=10.0.0.1;proto=http");
-  CHECK(head[http::field::via] == "1.1 lb, 1.1 veil");
+                            {"Via", "1.1 lb"},
+                            {"Via", "1.0 cdn"}});
+  const auto sent = parsed(forwarded(head, context_for("10.0.0.1", "198.51.100.7", true)));
+  CHECK(sent["X-Forwarded-For"] == "198.51.100.7, 10.0.0.2, 10.0.0.1");
+  CHECK(sent["X-Forwarded-Proto"] == "https");
+  CHECK(sent["X-Real-IP"] == "198.51.100.7");
+  CHECK(sent[http::field::forwarded] == "for=10.0.0.1;proto=http");
+  CHECK(sent[http::field::via] == "1.1 lb, 1.0 cdn, 1.1 veil");
+  CHECK(sent.count(http::field::via) == 1);
+
+  // Two X-Forwarded-Proto values are ambiguous: the connection's own scheme is sent instead.
+  auto twice = request_with({{"X-Forwarded-Proto", "https"}, {"X-Forwarded-Proto", "http"}});
+  auto context = context_for("10.0.0.1", "198.51.100.7", true);
+  context.tls = true;
+  const auto sent_twice = parsed(forwarded(twice, context));
+  CHECK(sent_twice.count("X-Forwarded-Proto") == 1);
+  CHECK(sent_twice["X-Forwarded-Proto"] == "https");
 }
 
 TEST_CASE("IPv6 nodes are quoted in Forwarded") {
   auto head = request_with({});
-  set_forwarding_fields(head, context_for("2001:db8::1", "2001:db8::1", false));
-  CHECK(head[http::field::forwarded] == "for=\"[2001:db8::1]\";proto=http");
+  const auto sent = parsed(forwarded(head, context_for("2001:db8::1", "2001:db8::1", false)));
+  CHECK(sent[http::field::forwarded] == "for=\"[2001:db8::1]\";proto=http");
+  CHECK(sent["X-Forwarded-For"] == "2001:db8::1");
 }
 
 TEST_CASE("anonymised and none modes never pass a raw address") {
@@ -94,18 +152,36 @@ TEST_CASE("anonymised and none modes never pass a raw address") {
   auto context = context_for("10.0.0.1", "198.51.100.7", true);
   context.mode = ForwardClientIp::anonymised;
   context.anonymised_client_address = "198.51.100.0";
-  set_forwarding_fields(head, context);
-  CHECK(head["X-Forwarded-For"] == "198.51.100.0");
-  CHECK(head["X-Real-IP"] == "198.51.100.0");
-  CHECK(serialised(head).find("198.51.100.7") == std::string::npos);
-  CHECK(serialised(head).find("10.0.0.1") == std::string::npos);
+  const std::string anonymised = forwarded(head, context);
+  const auto sent = parsed(anonymised);
+  CHECK(sent["X-Forwarded-For"] == "198.51.100.0");
+  CHECK(sent["X-Real-IP"] == "198.51.100.0");
+  CHECK(anonymised.find("198.51.100.7") == std::string::npos);
+  CHECK(anonymised.find("10.0.0.1") == std::string::npos);
 
   auto none = request_with({{"X-Forwarded-For", "198.51.100.7"}, {"Forwarded", "for=1.1.1.1"}});
   context.mode = ForwardClientIp::none;
-  set_forwarding_fields(none, context);
-  CHECK(none.count("X-Forwarded-For") == 0);
-  CHECK(none.count(http::field::forwarded) == 0);
-  CHECK(none.count("X-Real-IP") == 0);
+  const auto sent_none = parsed(forwarded(none, context));
+  CHECK(sent_none.count("X-Forwarded-For") == 0);
+  CHECK(sent_none.count(http::field::forwarded) == 0);
+  CHECK(sent_none.count("X-Real-IP") == 0);
+}
+
+TEST_CASE("the forwarded body framing is the one veil chose") {
+  auto head = request_with({{"Host", "a"}, {"Content-Length", "999"}});
+  ForwardedShape sized;
+  sized.framing = BodyFraming::content_length;
+  sized.content_length = 12;
+  const auto sent = parsed(forwarded(head, context_for("192.0.2.1", "192.0.2.1", false), sized));
+  CHECK(sent[http::field::content_length] == "12");
+  CHECK(sent.count(http::field::content_length) == 1);
+
+  ForwardedShape chunked;
+  chunked.framing = BodyFraming::chunked;
+  const auto sent_chunked =
+      parsed(forwarded(head, context_for("192.0.2.1", "192.0.2.1", false), chunked));
+  CHECK(sent_chunked[http::field::transfer_encoding] == "chunked");
+  CHECK(sent_chunked.count(http::field::content_length) == 0);
 }
 
 TEST_CASE("trailers exclude framing and sensitive fields") {
@@ -125,24 +201,21 @@ TEST_CASE("response heads serialise with a reason phrase") {
   CHECK(out == "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 }
 
-TEST_CASE(
-    "the forwarded head: Expect dropped, Upgrade kept for a tunnel, Host added when missing") {
-  const Upstream site{.name = "site", .host = "127.0.0.1", .port = 80, .server_names = {}};
+TEST_CASE("the forwarded head: HTTP/1.1, Expect dropped, Host added when missing") {
   const Upstream v6{.name = "v6", .host = "::1", .port = 8081, .server_names = {}};
+  const auto context = context_for("192.0.2.1", "192.0.2.1", false);
 
-  RequestHead with_host =
-      request_with({{"Host", "www.example.gov.uk"}, {"Expect", "100-continue"}});
-  prepare_forwarded_head(with_host, false, site);
+  const auto with_host = parsed(forwarded(
+      request_with({{"Host", "www.example.gov.uk"}, {"Expect", "100-continue"}}), context));
   CHECK(with_host[http::field::host] == "www.example.gov.uk");
   CHECK(with_host.find(http::field::expect) == with_host.end());
 
-  RequestHead old = request_with({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
-  prepare_forwarded_head(old, true, site);
-  CHECK(old[http::field::host] == "127.0.0.1");  // port 80 left out
-  CHECK(old[http::field::connection] == "upgrade");
-  CHECK(old[http::field::upgrade] == "websocket");
+  RequestHead old = request_with({});
+  old.version(10);
+  const std::string old_sent = forwarded(old, context);
+  CHECK(old_sent.rfind("GET / HTTP/1.1\r\n", 0) == 0);
+  CHECK(parsed(old_sent)[http::field::host] == "127.0.0.1");  // port 80 left out
+  CHECK(parsed(old_sent)[http::field::via] == "1.0 veil");
 
-  RequestHead to_v6 = request_with({});
-  prepare_forwarded_head(to_v6, false, v6);
-  CHECK(to_v6[http::field::host] == "[::1]:8081");
+  CHECK(parsed(forwarded(request_with({}), context, {}, v6))[http::field::host] == "[::1]:8081");
 }
