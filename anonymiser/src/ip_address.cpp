@@ -8,12 +8,6 @@
 namespace veil::anonymiser {
 namespace {
 
-constexpr std::array<std::uint8_t, 12> kV4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
 // Length of the separator at `pos`: 1 for ':', 3 for "%3A" in percent-encoded mode, else 0.
 std::size_t colon_at(std::string_view text, std::size_t pos, bool percent_encoded) {
   if (pos >= text.size()) return 0;
@@ -22,19 +16,30 @@ std::size_t colon_at(std::string_view text, std::size_t pos, bool percent_encode
   return (text[pos + 2] == 'A' || text[pos + 2] == 'a') ? 3 : 0;
 }
 
-char* write_decimal(char* out, unsigned value) {
-  if (value >= 100) *out++ = static_cast<char>('0' + value / 100);
-  if (value >= 10) *out++ = static_cast<char>('0' + value / 10 % 10);
-  *out++ = static_cast<char>('0' + value % 10);
-  return out;
-}
+// Each octet's decimal text, padded to four bytes with its length in the last: a dotted quad is
+// written with four fixed-size copies instead of divisions by ten.
+constexpr std::array<std::array<char, 4>, 256> kOctetTexts = [] {
+  std::array<std::array<char, 4>, 256> texts{};
+  for (unsigned value = 0; value < 256; ++value) {
+    auto& text = texts[value];
+    std::size_t length = 0;
+    if (value >= 100) text[length++] = static_cast<char>('0' + value / 100);
+    if (value >= 10) text[length++] = static_cast<char>('0' + value / 10 % 10);
+    text[length++] = static_cast<char>('0' + value % 10);
+    text[3] = static_cast<char>(length);
+  }
+  return texts;
+}();
 
+// Writes up to four bytes past the returned end (within format()'s kMaxTextLength buffer).
 char* write_dotted_quad(char* out, const std::uint8_t* bytes) {
   for (int i = 0; i < 4; ++i) {
-    if (i) *out++ = '.';
-    out = write_decimal(out, bytes[i]);
+    const auto& text = kOctetTexts[bytes[i]];
+    std::memcpy(out, text.data(), text.size());
+    out += text[3];
+    *out++ = '.';
   }
-  return out;
+  return out - 1;
 }
 
 char* write_hex_field(char* out, unsigned value) {
@@ -51,48 +56,6 @@ char* write_hex_field(char* out, unsigned value) {
 }
 
 }  // namespace
-
-IpAddress IpAddress::v4(std::uint32_t address) {
-  IpAddress result;
-  for (int i = 0; i < 4; ++i)
-    result.bytes_[12 + i] = static_cast<std::uint8_t>(address >> (24 - 8 * i));
-  return result;
-}
-
-IpAddress IpAddress::v4(const std::array<std::uint8_t, 4>& bytes) {
-  IpAddress result;
-  std::copy(bytes.begin(), bytes.end(), result.bytes_.begin() + 12);
-  return result;
-}
-
-IpAddress IpAddress::v6(const std::array<std::uint8_t, 16>& bytes) {
-  IpAddress result;
-  result.bytes_ = bytes;
-  result.family_ = IpFamily::v6;
-  return result;
-}
-
-bool IpAddress::is_v4_mapped() const {
-  return family_ == IpFamily::v6 &&
-         std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), bytes_.begin());
-}
-
-std::uint32_t IpAddress::v4_value() const {
-  return std::uint32_t{bytes_[12]} << 24 | std::uint32_t{bytes_[13]} << 16 |
-         std::uint32_t{bytes_[14]} << 8 | bytes_[15];
-}
-
-IpAddress IpAddress::to_v4_mapped() const {
-  IpAddress result = *this;
-  result.family_ = IpFamily::v6;
-  return result;
-}
-
-IpAddress IpAddress::to_v4() const {
-  IpAddress result = *this;
-  result.family_ = IpFamily::v4;
-  return result;
-}
 
 bool IpAddress::set_zone(std::string_view zone) {
   if (zone.empty() || zone.size() > kMaxZoneLength) return false;
@@ -164,24 +127,31 @@ bool operator==(const IpAddress& a, const IpAddress& b) {
 }
 
 std::size_t parse_ipv4_prefix(std::string_view text, IpAddress& address) {
+  // Every address-looking token of a log passes here: one compare per digit, no index arithmetic.
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  auto digit_at = [end](const char* at) {
+    return at != end ? static_cast<unsigned>(static_cast<unsigned char>(*at) - '0') : 10u;
+  };
   std::array<std::uint8_t, 4> octets{};
-  std::size_t pos = 0;
-  for (int i = 0; i < 4; ++i) {
-    if (i) {
-      if (pos >= text.size() || text[pos] != '.') return 0;
+  const char* pos = begin;
+  for (std::size_t i = 0; i < octets.size(); ++i) {
+    if (i != 0) {
+      if (pos == end || *pos != '.') return 0;
       ++pos;
     }
-    unsigned value = 0;
-    std::size_t digits = 0;
-    while (pos < text.size() && is_digit(text[pos])) {
+    unsigned value = digit_at(pos);
+    if (value > 9) return 0;
+    std::size_t digits = 1;
+    for (unsigned digit; (digit = digit_at(++pos)) <= 9;) {
       if (++digits > 3) return 0;
-      value = value * 10 + static_cast<unsigned>(text[pos++] - '0');
+      value = value * 10 + digit;
     }
-    if (digits == 0 || value > 255) return 0;
+    if (value > 255) return 0;
     octets[i] = static_cast<std::uint8_t>(value);
   }
   address = IpAddress::v4(octets);
-  return pos;
+  return static_cast<std::size_t>(pos - begin);
 }
 
 std::size_t parse_ipv6_prefix(std::string_view text, IpAddress& address,

@@ -2,6 +2,7 @@
 // canonical formatting, neither of which allocates.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -23,9 +24,25 @@ class IpAddress {
   // The unspecified IPv4 address 0.0.0.0.
   IpAddress() = default;
 
-  static IpAddress v4(std::uint32_t address);
-  static IpAddress v4(const std::array<std::uint8_t, 4>& bytes);
-  static IpAddress v6(const std::array<std::uint8_t, 16>& bytes);
+  // The small members below are defined in this header: every rewritten address goes through them,
+  // from other translation units.
+  static IpAddress v4(std::uint32_t address) {
+    IpAddress result;
+    for (int i = 0; i < 4; ++i)
+      result.bytes_[12 + i] = static_cast<std::uint8_t>(address >> (24 - 8 * i));
+    return result;
+  }
+  static IpAddress v4(const std::array<std::uint8_t, 4>& bytes) {
+    IpAddress result;
+    std::copy(bytes.begin(), bytes.end(), result.bytes_.begin() + 12);
+    return result;
+  }
+  static IpAddress v6(const std::array<std::uint8_t, 16>& bytes) {
+    IpAddress result;
+    result.bytes_ = bytes;
+    result.family_ = IpFamily::v6;
+    return result;
+  }
 
   // Accepts a dotted quad (octets of one to three decimal digits, at most 255; leading zeros are
   // read as decimal), or IPv6 in any RFC 4291 form: full, `::`-compressed, with a trailing dotted
@@ -36,15 +53,31 @@ class IpAddress {
   IpFamily family() const { return family_; }
   bool is_v4() const { return family_ == IpFamily::v4; }
   // True for an IPv6 address in ::ffff:0:0/96.
-  bool is_v4_mapped() const;
+  bool is_v4_mapped() const {
+    static constexpr std::array<std::uint8_t, 12> kV4MappedPrefix{0, 0, 0, 0, 0,    0,
+                                                                  0, 0, 0, 0, 0xff, 0xff};
+    return family_ == IpFamily::v6 &&
+           std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), bytes_.begin());
+  }
 
   // IPv4 addresses are held in their IPv4-mapped 16-byte form; v4_value() reads the last four.
   const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
-  std::uint32_t v4_value() const;
+  std::uint32_t v4_value() const {
+    return std::uint32_t{bytes_[12]} << 24 | std::uint32_t{bytes_[13]} << 16 |
+           std::uint32_t{bytes_[14]} << 8 | bytes_[15];
+  }
 
   // ::ffff:a.b.c.d for an IPv4 address; the IPv4 address for an IPv4-mapped one. Zones are kept.
-  IpAddress to_v4_mapped() const;
-  IpAddress to_v4() const;
+  IpAddress to_v4_mapped() const {
+    IpAddress result = *this;
+    result.family_ = IpFamily::v6;
+    return result;
+  }
+  IpAddress to_v4() const {
+    IpAddress result = *this;
+    result.family_ = IpFamily::v4;
+    return result;
+  }
 
   std::string_view zone() const { return {zone_.data(), zone_length_}; }
   // Returns false (and leaves the zone unchanged) when `zone` is empty or too long.
