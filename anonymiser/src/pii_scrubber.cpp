@@ -23,7 +23,7 @@ namespace {
 enum class Needs : std::uint8_t {
   anything,     // a policy-supplied pattern: always run
   email,        // '@' or "%40" followed by a letter
-  inward_code,  // postcode: a digit and two letters ending a word ("1AA")
+  inward_code,  // postcode: a digit and two letters ending a word ("1AA") after an outward code
   nino,  // six digits, and a suffix letter A-D ending a word after a digit (and maybe a separator)
   ten_digits,  // phone (0 + 9 digits at least) and NHS numbers
 };
@@ -137,7 +137,8 @@ struct FieldTraits {
     } else {
       const char next = at(i + 1);
       if (is_letter(next)) {
-        inward_code = inward_code || (is_letter(at(i + 2)) && !is_word(at(i + 3)));
+        inward_code = inward_code ||
+                      (is_letter(at(i + 2)) && !is_word(at(i + 3)) && outward_code_before(text, i));
         nino_suffix = nino_suffix || nino_suffix_at(text, i + 1);
       } else if (next == '+' || is_space(next)) {
         nino_suffix = nino_suffix || nino_suffix_at(text, i + 2);
@@ -146,6 +147,20 @@ struct FieldTraits {
             nino_suffix || (at(i + 2) == '2' && at(i + 3) == '0' && nino_suffix_at(text, i + 4));
       }
     }
+  }
+
+  // Do two to four word bytes starting a word ("SW1A", "M1", "GIR") end right before `i`, or before
+  // a separator (whitespace, '+', "%20") there? A postcode's outward code does; the "3kd" ending
+  // a click identifier such as "fbclid=IwAR2x7Yh3kd" has no such word in front.
+  static bool outward_code_before(std::string_view text, std::size_t i) {
+    auto word_ends_at = [&](std::size_t end) {
+      std::size_t start = end;
+      while (start > 0 && end - start <= 4 && is_word(text[start - 1])) --start;
+      return end - start >= 2 && end - start <= 4;
+    };
+    if (word_ends_at(i)) return true;
+    if (i >= 1 && (is_space(text[i - 1]) || text[i - 1] == '+') && word_ends_at(i - 1)) return true;
+    return i >= 3 && text.substr(i - 3, 3) == "%20" && word_ends_at(i - 3);
   }
 
   // A National Insurance suffix letter ending a word at `i`.
@@ -242,6 +257,11 @@ struct PiiScrubber::Impl {
   std::string decoded;                  // scratch: the field with %XX escapes decoded
   std::vector<std::uint32_t> origins;   // scratch: offset in the field of each decoded byte
 
+  // Nearly every field fails this, and cheaply: it is checked inline before find_all is called.
+  bool may_match(const FieldTraits& traits) const {
+    return (traits.satisfied_kinds() & needed_kinds) != 0;
+  }
+
   // Decodes every %XX escape of `text` into `decoded` ('+' stays: the phone rule reads "+44"), and
   // records where each decoded byte came from. False when there is nothing to decode.
   bool percent_decode(std::string_view text) {
@@ -263,9 +283,9 @@ struct PiiScrubber::Impl {
     return decoded.size() != text.size();
   }
 
-  // Appends the matches of every rule that can match `text`, whose traits are `traits`.
+  // Appends the matches of every rule that can match `text`, whose traits are `traits`; the caller
+  // has checked may_match().
   void find_all(std::string_view text, const FieldTraits& traits, std::vector<PiiMatch>& matches) {
-    if ((traits.satisfied_kinds() & needed_kinds) == 0) return;
     candidates.clear();
     for (std::size_t i = 0; i < needs.size(); ++i) {
       if (traits.satisfies(needs[i])) candidates.push_back(i);
@@ -344,12 +364,13 @@ void PiiScrubber::find(std::string_view text, std::vector<PiiMatch>& matches) {
   matches.clear();
   if (impl_->rules.empty() || text.empty()) return;
   const FieldTraits traits(text);
-  impl_->find_all(text, traits, matches);
+  if (impl_->may_match(traits)) impl_->find_all(text, traits, matches);
   // The rules read raw URLs ("SW1A%201AA"), but an escape's last hex digit glued to a value hides
   // its word boundary ("my%20house%20SW1A%201AA"): the decoded field is searched as well.
   if (traits.percent && impl_->percent_decode(text)) {
     const auto raw_matches = matches.size();
-    impl_->find_all(impl_->decoded, FieldTraits(impl_->decoded), matches);
+    const FieldTraits decoded_traits(impl_->decoded);
+    if (impl_->may_match(decoded_traits)) impl_->find_all(impl_->decoded, decoded_traits, matches);
     for (auto i = raw_matches; i < matches.size(); ++i) {
       matches[i].begin = impl_->origins[matches[i].begin];
       matches[i].end = impl_->origins[matches[i].end];
