@@ -748,7 +748,9 @@ class ClientSession final : public SessionControl,
     writer_ = {&exchange, &transforms, framing, scratch_, false};
 
     if (!bodiless && !parser.chunked() && parser.content_length()) {
-      if (!co_await relay_sized_body(*parser.content_length())) co_return abandon(exchange);
+      if (!co_await relay_sized_body(*parser.content_length(), pool)) {
+        co_return abandon(exchange);
+      }
     } else if (!bodiless) {
       if (!parser.is_done()) upstream_buffer_.reserve(kRelayBufferBytes);  // Beast reads that much
       while (!parser.is_done()) {
@@ -767,21 +769,30 @@ class ClientSession final : public SessionControl,
         const std::string_view piece(relay_buffer(), kRelayBufferBytes - body.size);
         const std::string trailers =
             parser.is_done() && parser.chunked() ? serialise_trailers(parser.get()) : std::string();
+        if (parser.is_done()) release_upstream(pool);
         const bool sent = co_await send_body(piece, parser.is_done(), trailers);
         if (!sent) co_return abandon(exchange);
       }
     }
+    release_upstream(pool);
     if (!writer_.ended) {
       const bool sent = co_await send_body({}, true, {});
       if (!sent) co_return abandon(exchange);
     }
+    complete(exchange);
+    co_return keep ? Next::keep_alive : Next::close;
+  }
 
+  // Once the origin's response has been read to its end, its connection goes back to the pool (if
+  // it can be reused) without waiting for the client to take the last bytes: held longer, with
+  // many slow clients, the pool runs dry and connections are opened and closed per request.
+  void release_upstream(UpstreamPool& pool) {
+    if (!upstream_) return;
+    const auto& parser = *response_parser_;
     if (parser.keep_alive() && !parser.need_eof() && upstream_buffer_.size() == 0) {
       pool.give_back(worker_, std::move(upstream_->socket()));
     }
     upstream_.reset();
-    complete(exchange);
-    co_return keep ? Next::keep_alive : Next::close;
   }
 
   // The client side of a relayed response: what is left to send and how.
@@ -810,7 +821,7 @@ class ClientSession final : public SessionControl,
   // Relays a body of `length` bytes through the relay buffer: what came with the head, topped up
   // with what the origin has already sent, goes out in one write; then a read and a write per
   // buffer-full. False if either side failed.
-  net::awaitable<bool> relay_sized_body(std::uint64_t length) {
+  net::awaitable<bool> relay_sized_body(std::uint64_t length, UpstreamPool& pool) {
     std::uint64_t remaining = length;
     char* const relay = relay_buffer();
     while (remaining > 0) {
@@ -836,6 +847,7 @@ class ClientSession final : public SessionControl,
         filled = read;
       }
       remaining -= filled;
+      if (remaining == 0) release_upstream(pool);
       const bool sent = co_await send_body({relay, filled}, remaining == 0, {});
       if (!sent) co_return false;
     }
