@@ -26,14 +26,16 @@ void append_combined_field(std::string& out, std::string_view text) {
     out += '-';
     return;
   }
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7F || c == '"' || c == '\\') {
-      append_hex_escape(out, byte);
-    } else {
-      out += c;
-    }
+  // Runs of bytes that need no escape are appended whole.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7F && byte != '"' && byte != '\\') continue;
+    out.append(text, run, i - run);
+    append_hex_escape(out, byte);
+    run = i + 1;
   }
+  out.append(text, run);
 }
 
 // Length of the valid UTF-8 sequence starting at text[0] (1-4), or 0 when it is not valid
@@ -128,10 +130,16 @@ void append_integer(std::string& out, Integer value, int min_digits = 1) {
   out.append(buffer, result.ptr);
 }
 
-std::tm utc_time(std::chrono::system_clock::time_point time) {
+// Calendar fields of the second `time` falls in; the last second's are kept per thread, since
+// lines come many to a second and gmtime_r takes a lock.
+const std::tm& utc_time(std::chrono::system_clock::time_point time) {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::tm fields{};
   const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm fields{};
-  gmtime_r(&seconds, &fields);
+  if (seconds != cached_second) {
+    gmtime_r(&seconds, &fields);
+    cached_second = seconds;
+  }
   return fields;
 }
 

@@ -23,8 +23,10 @@ using ConnectionTokens = boost::container::small_vector<std::string_view, 4>;
 
 ConnectionTokens connection_tokens(const http::fields& fields) {
   ConnectionTokens tokens;
-  for (const auto& connection : fields_named(fields, http::field::connection)) {
-    for (std::string_view token : split_list(connection.value())) {
+  // A walk down the list compares field codes; a lookup by name would compare strings.
+  for (const auto& field : fields) {
+    if (field.name() != http::field::connection) continue;
+    for (std::string_view token : split_list(field.value())) {
       if (!token.empty()) tokens.push_back(token);
     }
   }
@@ -165,6 +167,7 @@ ForwardingField forwarding_field(const http::fields::value_type& field) {
 void serialise_forwarded_request(const RequestHead& request, const Upstream& upstream,
                                  const ForwardedShape& shape, const ForwardingContext& context,
                                  std::string& out) {
+  out.reserve(out.size() + 1024);  // typical heads, and the fields veil adds, in one allocation
   out += request.method_string();
   out += ' ';
   out += request.target();

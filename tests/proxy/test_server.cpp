@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <string>
 
@@ -39,6 +40,23 @@ std::string round_trip(std::uint16_t port, const std::string& request) {
   for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) received.append(buffer, n);
   ::close(fd);
   return received;
+}
+
+// The content of a complete chunked body; "<malformed>" if it is not one.
+std::string dechunked(std::string_view body) {
+  std::string content;
+  for (;;) {
+    const auto line_end = body.find("\r\n");
+    if (line_end == std::string_view::npos) return "<malformed>";
+    std::size_t size = 0;
+    const auto [end, error] = std::from_chars(body.data(), body.data() + line_end, size, 16);
+    if (error != std::errc() || end != body.data() + line_end) return "<malformed>";
+    body.remove_prefix(line_end + 2);
+    if (size == 0) return body == "\r\n" ? content : "<malformed>";
+    if (body.size() < size + 2 || body.substr(size, 2) != "\r\n") return "<malformed>";
+    content += body.substr(0, size);
+    body.remove_prefix(size + 2);
+  }
 }
 
 class UppercaseBody final : public BodyTransform {
@@ -108,7 +126,8 @@ TEST_CASE("filters see, edit and transform exchanges; local handlers answer insi
     CHECK(response.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
     CHECK(response.find("Content-Length") == std::string::npos);
     CHECK(response.find("X-Seen: 1\r\n") != std::string::npos);
-    CHECK(response.ends_with("\r\n15\r\nHELLO FROM THE ORIGIN\r\n1\r\n!\r\n0\r\n\r\n"));
+    // How the body is cut into chunks depends on how it arrived from the origin.
+    CHECK(dechunked(response.substr(response.find("\r\n\r\n") + 4)) == "HELLO FROM THE ORIGIN!");
     CHECK(filter->saw_loopback_client.load());
   }
   SECTION("without a transform the origin's length is kept") {
