@@ -1,5 +1,6 @@
 #include "veil/proxy/consent_filter.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,24 @@ std::string_view path_of(std::string_view target) {
 }
 
 }  // namespace
+
+std::vector<policies::CookiePair> request_cookies(const RequestHead& request) {
+  const auto [first, end] = request.equal_range(http::field::cookie);
+  // A pair per ';' at most, and one more per header: one allocation.
+  std::size_t most = 0;
+  for (auto field = first; field != end; ++field) {
+    const auto value = field->value();
+    most += 1 + static_cast<std::size_t>(std::count(value.begin(), value.end(), ';'));
+  }
+  std::vector<policies::CookiePair> cookies;
+  cookies.reserve(most);
+  for (auto field = first; field != end; ++field) {
+    policies::CookieHeaderReader reader(
+        std::string_view(field->value().data(), field->value().size()));
+    for (policies::CookiePair pair; reader.next(pair);) cookies.push_back(pair);
+  }
+  return cookies;
+}
 
 std::shared_ptr<const policies::Policy> exchange_policy(const Exchange& exchange) {
   return std::static_pointer_cast<const policies::Policy>(exchange.policy);
@@ -38,13 +57,7 @@ ConsentFilter::ConsentFilter(std::string gpc_last_update)
 void ConsentFilter::on_request(Exchange& exchange) {
   auto policy = exchange_policy(exchange);
   if (!policy) return;
-  std::vector<policies::CookiePair> cookies;
-  for (auto [field, end] = exchange.request.equal_range(http::field::cookie); field != end;
-       ++field) {
-    policies::CookieHeaderReader reader(
-        std::string_view(field->value().data(), field->value().size()));
-    for (policies::CookiePair pair; reader.next(pair);) cookies.push_back(pair);
-  }
+  const std::vector<policies::CookiePair> cookies = request_cookies(exchange.request);
   const bool sec_gpc = exchange.request["Sec-GPC"] == "1";
   auto state = std::make_shared<Visitor>();
   state->consent = policies::read_consent_state(*policy, cookies, sec_gpc);

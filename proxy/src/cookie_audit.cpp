@@ -66,14 +66,13 @@ std::optional<std::int64_t> parse_utc(std::string_view text) {
   return time.time_since_epoch().count();
 }
 
-std::string record_key(std::string_view name_pattern, std::string_view domain,
-                       std::string_view path) {
-  std::string key;
-  key.reserve(name_pattern.size() + domain.size() + path.size() + 2);
-  key.append(name_pattern).push_back('\0');
-  key.append(domain).push_back('\0');
-  key.append(path);
-  return key;
+// The record key of an observation, written into `key` (reused: no allocation once it is large
+// enough).
+void write_record_key(std::string& key, const CookieObservation& observation) {
+  key.clear();
+  key.append(observation.name_pattern).push_back('\0');
+  key.append(observation.domain).push_back('\0');
+  key.append(observation.path);
 }
 
 void max_into(std::optional<std::int64_t>& into, std::optional<std::int64_t> value) {
@@ -267,8 +266,10 @@ CookieAuditRecord parse_audit_line(std::string_view line) {
 }
 
 void CookieAudit::record(const CookieObservation& observation) {
-  std::string key = record_key(observation.name_pattern, observation.domain, observation.path);
-  Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
+  thread_local std::string key_text;
+  write_record_key(key_text, observation);
+  const KeyView key{key_text, std::hash<std::string_view>{}(key_text)};
+  Shard& shard = shards_[key.hash % kShards];
   const std::int64_t now = unix_seconds(observation.when);
 
   std::lock_guard lock(shard.mutex);
@@ -286,7 +287,7 @@ void CookieAudit::record(const CookieObservation& observation) {
     fresh.category = observation.category;
     fresh.rule = observation.rule;
     fresh.first_seen = now;
-    found = shard.records.emplace(std::move(key), std::move(fresh)).first;
+    found = shard.records.emplace(Key{std::string(key.text), key.hash}, std::move(fresh)).first;
   }
   CookieAuditRecord& record = found->second;
   record.first_seen = std::min(record.first_seen, now);
@@ -314,7 +315,7 @@ void CookieAudit::record(const CookieObservation& observation) {
 std::vector<CookieAuditRecord> CookieAudit::take() {
   std::vector<CookieAuditRecord> records;
   for (Shard& shard : shards_) {
-    std::unordered_map<std::string, CookieAuditRecord> taken;
+    Records taken;
     {
       std::lock_guard lock(shard.mutex);
       taken.swap(shard.records);

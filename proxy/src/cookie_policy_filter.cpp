@@ -111,21 +111,6 @@ struct CookiePolicyFilter::ExchangeState {
   }
 };
 
-namespace {
-
-// The cookies of a request's Cookie headers (views into them).
-std::vector<CookiePair> request_cookies(const RequestHead& request) {
-  std::vector<CookiePair> cookies;
-  const auto [first, end] = request.equal_range(http::field::cookie);
-  for (auto field = first; field != end; ++field) {
-    policies::CookieHeaderReader reader(view(field->value()));
-    for (CookiePair pair; reader.next(pair);) cookies.push_back(pair);
-  }
-  return cookies;
-}
-
-}  // namespace
-
 struct CookiePolicyFilter::Counters {
   std::array<Counter*, 2> seen{};                          // by Source
   std::array<Counter*, 2> removed{}, capped{}, expired{};  // by mode_index
@@ -331,9 +316,14 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
     std::string_view name;
     bool sent_as_is = false;
   };
+  const auto set_cookies =
+      static_cast<std::size_t>(std::distance(first_set_cookie, end_set_cookie));
   std::vector<Outgoing> outgoing;
   std::vector<Original> originals;
   std::vector<std::string_view> kept_names;  // views into the original fields
+  outgoing.reserve(set_cookies + state.withdrawn.size());
+  originals.reserve(set_cookies);
+  kept_names.reserve(set_cookies);
   bool changed = false;
   const auto send_as_is = [&](std::string_view header) {
     outgoing.push_back({header, {}});

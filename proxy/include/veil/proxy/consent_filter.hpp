@@ -9,7 +9,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "veil/policies/cookie_header.hpp"
 #include "veil/policies/decisions.hpp"
 #include "veil/policies/policy.hpp"
 #include "veil/proxy/consent_pages.hpp"
@@ -20,6 +22,9 @@ namespace veil::proxy {
 // The exchange's policy snapshot (Exchange::policy holds a shared_ptr<const Policy>); nullptr
 // when there is none, and then the consent filters do nothing.
 std::shared_ptr<const policies::Policy> exchange_policy(const Exchange& exchange);
+
+// The cookies of a request's Cookie headers, views into them.
+std::vector<policies::CookiePair> request_cookies(const RequestHead& request);
 
 // The consent a response head records through veil's consent cookie (a consent POST's answer),
 // nullopt when it records none: what the cookie filter enforces the withdrawing response with.

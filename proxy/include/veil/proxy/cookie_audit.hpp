@@ -107,9 +107,32 @@ class CookieAudit {
 
  private:
   static constexpr std::size_t kShards = 16;
+  // A key ("pattern\0domain\0path") carries its hash, computed once per observation for both the
+  // shard and the map; lookups take a view, so an observation of a known key allocates nothing.
+  struct Key {
+    std::string text;
+    std::size_t hash = 0;
+  };
+  struct KeyView {
+    std::string_view text;
+    std::size_t hash = 0;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(const Key& key) const noexcept { return key.hash; }
+    std::size_t operator()(const KeyView& key) const noexcept { return key.hash; }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return std::string_view(a.text) == std::string_view(b.text);
+    }
+  };
+  using Records = std::unordered_map<Key, CookieAuditRecord, KeyHash, KeyEqual>;
   struct Shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, CookieAuditRecord> records;
+    Records records;
   };
   std::array<Shard, kShards> shards_;
   std::atomic<std::size_t> keys_{0};
