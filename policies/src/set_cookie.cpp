@@ -306,13 +306,20 @@ std::optional<std::string> build_deletion_set_cookie(std::string_view name,
                                                      std::string_view domain) {
   const bool host_prefix = istarts_with(name, "__Host-");
   if (host_prefix && !domain.empty()) return std::nullopt;
-  NewCookie deletion;
-  deletion.name = name;
-  deletion.max_age = std::chrono::seconds{0};
-  deletion.now = sys_seconds{};  // Expires: Thu, 01 Jan 1970 00:00:00 GMT
-  deletion.domain = domain;
-  deletion.secure = host_prefix || istarts_with(name, "__Secure-");
-  return build_set_cookie(deletion);
+  if (name.empty() || has_forbidden_character(name, false) ||
+      has_forbidden_character(domain, false)) {
+    return std::nullopt;
+  }
+  // The text build_set_cookie writes for Max-Age 0 at the epoch on Path=/, written directly: the
+  // proxy sends several per withdrawn cookie, and their date never changes.
+  constexpr std::string_view kLifetime = "=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
+  std::string out;
+  out.reserve(name.size() + kLifetime.size() + domain.size() + 32);
+  out.append(name).append(kLifetime);
+  if (!domain.empty()) out.append("; Domain=").append(domain);
+  out.append("; Path=/");
+  if (host_prefix || istarts_with(name, "__Secure-")) out.append("; Secure");
+  return out;
 }
 
 }  // namespace veil::policies

@@ -354,4 +354,16 @@ TEST_CASE("Set-Cookie: deletion cookies, host-only and per domain, honouring pre
   CHECK(prefix_violation(parsed(*host)) == "");
   CHECK_FALSE(build_deletion_set_cookie("__Host-session", "example.gov.uk"));
   CHECK_FALSE(build_deletion_set_cookie("", ""));
+
+  // The text build_set_cookie writes for such a cookie, and the same refusals.
+  CHECK(parent ==
+        build_set_cookie(NewCookie{
+            .name = "_ga", .max_age = std::chrono::seconds{0}, .domain = "example.gov.uk"}));
+  CHECK(secure == build_set_cookie(NewCookie{.name = "__Secure-token",
+                                             .max_age = std::chrono::seconds{0},
+                                             .domain = "example.gov.uk",
+                                             .secure = true}));
+  CHECK_FALSE(build_deletion_set_cookie("a=b", ""));
+  CHECK_FALSE(build_deletion_set_cookie("a\n", ""));
+  CHECK_FALSE(build_deletion_set_cookie("a", "e.org; Secure"));
 }
