@@ -220,17 +220,21 @@ struct Edge::Impl {
     auto consent = std::make_shared<ConsentFilter>(today());
     std::vector<std::string> upstream_names;
     for (const auto& upstream : settings.upstreams) upstream_names.push_back(upstream.name);
-    std::vector<std::shared_ptr<Filter>> filters{
-        std::make_shared<PolicySnapshotFilter>(store),
-        std::make_shared<AnonymisedAddressFilter>(),
-        consent,
-        std::make_shared<CookiePolicyFilter>(*consent, registry, suffixes,
-                                             audit_settings.path.empty() ? nullptr : &audit),
-        std::make_shared<EmbedBlocker>(*consent, registry),
-        std::make_shared<SecurityHeaders>(*consent),
-        std::make_shared<RequestMetricsFilter>(metrics, upstream_names),
-        std::make_shared<AccessLogFilter>(store, *writer, unformattable_lines),
-    };
+    std::vector<std::shared_ptr<Filter>> filters{std::make_shared<PolicySnapshotFilter>(store)};
+    if (settings.forward_client_ip == ForwardClientIp::anonymised) {
+      filters.push_back(std::make_shared<AnonymisedAddressFilter>());
+    }
+    filters.insert(
+        filters.end(),
+        {
+            consent,
+            std::make_shared<CookiePolicyFilter>(*consent, registry, suffixes,
+                                                 audit_settings.path.empty() ? nullptr : &audit),
+            std::make_shared<EmbedBlocker>(*consent, registry),
+            std::make_shared<SecurityHeaders>(*consent),
+            std::make_shared<RequestMetricsFilter>(metrics, upstream_names),
+            std::make_shared<AccessLogFilter>(store, *writer, unformattable_lines),
+        });
     server = std::make_unique<Server>(settings, std::move(filters));
 
     if (admin_listen) {

@@ -48,7 +48,7 @@ void PolicySnapshotFilter::on_request(Exchange& exchange) {
 
 void AnonymisedAddressFilter::on_request(Exchange& exchange) {
   const auto policy = std::static_pointer_cast<const policies::Policy>(exchange.policy);
-  if (!policy || policy->forward_client_ip != policies::ForwardClientIp::anonymised) return;
+  if (!policy) return;
   thread_local PerPolicy<anonymiser::AddressAnonymiser> cache;
   if (cache.policy != policy) {
     cache.value.reset();

@@ -44,8 +44,10 @@ class PolicySnapshotFilter final : public Filter {
   const PolicyStore& store_;
 };
 
-// With `forward_client_ip: anonymised`, gives the core the client's anonymised address to send
-// upstream in X-Forwarded-For/Forwarded (same method and key schedule as the access log).
+// Gives the core the client's anonymised address to send upstream in X-Forwarded-For/Forwarded
+// (same method and key schedule as the access log). In the chain only when the core forwards
+// anonymised addresses (ServerSettings::forward_client_ip, which a policy reload does not change),
+// so that no other mode pays for it.
 class AnonymisedAddressFilter final : public Filter {
  public:
   void on_request(Exchange& exchange) override;
