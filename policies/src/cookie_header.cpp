@@ -32,7 +32,10 @@ std::vector<CookiePair> parse_cookie_header(std::string_view header) {
 }
 
 std::string serialize_cookie_header(std::span<const CookiePair> cookies) {
+  std::size_t size = 0;
+  for (const CookiePair& cookie : cookies) size += cookie.name.size() + cookie.value.size() + 3;
   std::string out;
+  out.reserve(size);
   for (const CookiePair& cookie : cookies) {
     if (!out.empty()) out += "; ";
     // A nameless cookie is sent as its bare value, unless the value holds '=' and would then

@@ -132,20 +132,22 @@ bool SetCookie::is_deletion(sys_seconds date) const {
 }
 
 void SetCookie::set_attribute(std::string_view name, std::optional<std::string_view> value) {
-  CookieAttribute replacement{std::string(name), std::string(value.value_or("")),
-                              value.has_value()};
   auto first = std::find_if(attributes_.begin(), attributes_.end(),
                             [&](const CookieAttribute& a) { return iequals(a.name, name); });
   if (first == attributes_.end()) {
-    attributes_.push_back(std::move(replacement));
+    first = attributes_.insert(attributes_.end(), CookieAttribute{});
   } else {
-    *first = std::move(replacement);
     attributes_.erase(
         std::remove_if(first + 1, attributes_.end(),
                        [&](const CookieAttribute& a) { return iequals(a.name, name); }),
         attributes_.end());
   }
-  rederive(name);
+  first->name.assign(name);
+  first->value.assign(value.value_or(""));
+  first->has_value = value.has_value();
+  // The only attribute of that name now: its meaning is the whole meaning.
+  forget_meaning_of(name);
+  apply_meaning(*first);
 }
 
 void SetCookie::remove_attribute(std::string_view name) {

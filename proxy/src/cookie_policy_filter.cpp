@@ -211,6 +211,7 @@ std::shared_ptr<CookiePolicyFilter::ExchangeState> CookiePolicyFilter::read_requ
 
   std::vector<CookiePair> forwarded;
   forwarded.reserve(cookies.size());
+  state->withdrawn.reserve(cookies.size());
   const auto now = std::chrono::system_clock::now();
   for (const CookiePair& cookie : cookies) {
     const auto decision = policies::decide_request_cookie(
@@ -241,9 +242,11 @@ std::shared_ptr<CookiePolicyFilter::ExchangeState> CookiePolicyFilter::read_requ
     if (!expire || !enforce) forwarded.push_back(cookie);
   }
   if (forwarding && forwarded.size() != cookies.size()) {
-    std::string header = policies::serialize_cookie_header(forwarded);
-    request.erase(http::field::cookie);
-    if (!header.empty()) request.set(http::field::cookie, header);
+    if (forwarded.empty()) {
+      request.erase(http::field::cookie);
+    } else {
+      request.set(http::field::cookie, policies::serialize_cookie_header(forwarded));
+    }
   }
   return state;
 }
