@@ -209,8 +209,8 @@ std::shared_ptr<CookiePolicyFilter::ExchangeState> CookiePolicyFilter::read_requ
   const std::vector<CookiePair> cookies = request_cookies(request);
   if (cookies.empty()) return state;
 
-  std::vector<CookiePair> forwarded;
-  forwarded.reserve(cookies.size());
+  thread_local std::vector<CookiePair> forwarded;  // scratch, as in on_response_head
+  forwarded.clear();
   state->withdrawn.reserve(cookies.size());
   const auto now = std::chrono::system_clock::now();
   for (const CookiePair& cookie : cookies) {
@@ -318,15 +318,14 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
     ResponseHead::const_iterator field;
     std::string_view name;
     bool sent_as_is = false;
+    bool passes = false;  // kept or rewritten: the origin sets this cookie and the policy agrees
   };
-  const auto set_cookies =
-      static_cast<std::size_t>(std::distance(first_set_cookie, end_set_cookie));
-  std::vector<Outgoing> outgoing;
-  std::vector<Original> originals;
-  std::vector<std::string_view> kept_names;  // views into the original fields
-  outgoing.reserve(set_cookies + state.withdrawn.size());
-  originals.reserve(set_cookies);
-  kept_names.reserve(set_cookies);
+  // Scratch reused by every exchange of this thread (the filter never re-enters), so that a
+  // response allocates only the texts it adds.
+  thread_local std::vector<Outgoing> outgoing;
+  thread_local std::vector<Original> originals;
+  outgoing.clear();
+  originals.clear();
   bool changed = false;
   const auto send_as_is = [&](std::string_view header) {
     outgoing.push_back({header, {}});
@@ -401,7 +400,7 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
     switch (decision.action) {
       case CookieAction::keep:
         send_as_is(header);
-        kept_names.push_back(originals.back().name);
+        originals.back().passes = true;
         break;
       case CookieAction::remove:
         category_counters.removed[mode]->inc();
@@ -413,7 +412,7 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
         break;
       case CookieAction::rewrite:
         category_counters.capped[mode]->inc();
-        kept_names.push_back(originals.back().name);
+        originals.back().passes = true;
         if (enforce) {
           outgoing.push_back({{}, decision.rewritten->serialize()});
           changed = true;
@@ -431,7 +430,10 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
   for (const auto& [name, category] : state.withdrawn) {
     if (expired == kMaxExpiredPerResponse) break;
     // The origin has just set it again, and the policy let that through.
-    if (std::find(kept_names.begin(), kept_names.end(), name) != kept_names.end()) continue;
+    if (std::any_of(originals.begin(), originals.end(),
+                    [&](const Original& set) { return set.passes && set.name == name; })) {
+      continue;
+    }
     auto host_only = policies::build_deletion_set_cookie(name, {});
     if (!host_only) continue;  // a name no Set-Cookie can carry
     ++expired;
