@@ -106,10 +106,8 @@ class AccessLogParser final : public LineParser {
     pos = request_end + 1;
     for (int number = 0; number < 2; ++number) {  // status, then bytes (%b, %B or Debian's %O)
       if (pos >= line.size() || line[pos] != ' ') return false;
-      auto end = next_space(line, pos + 1);
-      auto value = line.substr(pos + 1, end - pos - 1);
-      if (value != "-" && !all_digits(value)) return false;
-      pos = end;
+      pos = number_end(line, pos + 1);
+      if (pos == npos) return false;
     }
     if (starts_with_at(line, pos, " \"")) {
       auto referrer_end = closing_quote(line, pos + 1);
@@ -126,6 +124,15 @@ class AccessLogParser final : public LineParser {
  private:
   static bool starts_with_at(std::string_view line, std::size_t pos, std::string_view prefix) {
     return pos <= line.size() && line.substr(pos).starts_with(prefix);
+  }
+
+  // Where the number (digits, or "-" for none) starting at `pos` ends, at a space or the end of the
+  // line; npos when there is none. One pass: every line has two.
+  static std::size_t number_end(std::string_view line, std::size_t pos) {
+    std::size_t end = pos;
+    while (end < line.size() && is_digit(line[end])) ++end;
+    if (end == pos && end < line.size() && line[end] == '-') ++end;
+    return end > pos && (end == line.size() || line[end] == ' ') ? end : npos;
   }
 
   // The first space at or after `pos`, or the end of the line. Fields before the request are a few
@@ -150,7 +157,8 @@ class AccessLogParser final : public LineParser {
 
   // Lines of the same second share their timestamp text: remember the last one read.
   std::optional<std::int32_t> time_day(std::string_view time) {
-    if (time != std::string_view(last_time_.data(), last_time_.size())) {
+    // A fixed-size compare: inlined, where a string_view compare calls memcmp.
+    if (std::memcmp(time.data(), last_time_.data(), last_time_.size()) != 0) {
       std::copy(time.begin(), time.end(), last_time_.begin());
       last_day_ = clf_day(time);
     }

@@ -154,6 +154,9 @@ TEST_CASE("combined and common reject lines of other shapes", "[log_formats]") {
       R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 17 "http://r/" "UA")");
   REQUIRE(combined_as_common);
   CHECK(combined_as_common->back() == Located{referrer, "http://r/"});
+  // "-" stands for a missing status or byte count.
+  CHECK(parse_line(LogFormat::common,
+                   R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" - -)"));
 
   for (std::string bad : {
            std::string(""),
@@ -162,6 +165,11 @@ TEST_CASE("combined and common reject lines of other shapes", "[log_formats]") {
            std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0 200 1)"),
            std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" OK 1)"),
            std::string(R"(192.0.2.1 - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 1)"),
+           std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 12x)"),
+           std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 1-)"),
+           std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" -- 1)"),
+           std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 )"),
+           std::string(R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200)"),
        }) {
     INFO(bad);
     CHECK_FALSE(parse_line(LogFormat::common, bad));
