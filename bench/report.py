@@ -60,8 +60,8 @@ def proxy_median(proxy, scenario, column):
     return statistics.median(values) if values else None
 
 
-for scenario in ("pass-through html-10k c64", "pass-through bin-100k c64",
-                 "pass-through bin-100k c1000"):
+for scenario in ("pass-through html-10k c64", "pass-through bin-10k c64",
+                 "pass-through bin-100k c64", "pass-through bin-100k c1000"):
     veil_rate, nginx_rate = proxy_median("veil", scenario, "req_per_s"), proxy_median("nginx", scenario, "req_per_s")
     if veil_rate is None or nginx_rate is None:
         continue
