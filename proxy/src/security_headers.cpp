@@ -1,60 +1,46 @@
 #include "veil/proxy/security_headers.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "consent_cache.hpp"
+#include "text.hpp"
 
 namespace veil::proxy {
 namespace {
 
 namespace http = boost::beast::http;
 
-std::string lowered(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-// Comma-separated list items, trimmed and lower-cased.
+// Comma-separated list items, trimmed, empty ones skipped.
 template <class Each>
 void for_each_item(std::string_view list, Each each) {
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    const auto item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  for (std::string_view item : split_list(list)) {
     if (!item.empty()) each(item);
   }
-}
-
-std::string_view view(boost::beast::string_view value) {
-  return {value.data(), value.size()};
 }
 
 }  // namespace
 
 bool is_html_response(const ResponseHead& response) {
-  const auto type = view(response[http::field::content_type]);
-  return lowered(trim(type.substr(0, type.find(';')))) == "text/html";
+  // Every response passes here (twice): a walk comparing field codes costs less than a lookup by
+  // name, which compares strings case-insensitively.
+  for (const auto& field : response) {
+    if (field.name() != http::field::content_type) continue;
+    const std::string_view type = field.value();
+    return iequals(trim(type.substr(0, type.find(';'))), "text/html");
+  }
+  return false;
 }
 
 void mark_personalised(ResponseHead& response) {
-  const std::string cache_control(view(response[http::field::cache_control]));
+  const std::string cache_control(response[http::field::cache_control]);
   std::string rewritten;
   bool personal = false;
   for_each_item(cache_control, [&](std::string_view item) {
-    const auto name = lowered(item.substr(0, item.find('=')));
-    if (name == "public" || name == "s-maxage") return;
-    if (name == "private" || name == "no-store") personal = true;
+    const auto name = item.substr(0, item.find('='));
+    if (iequals(name, "public") || iequals(name, "s-maxage")) return;
+    if (iequals(name, "private") || iequals(name, "no-store")) personal = true;
     if (!rewritten.empty()) rewritten += ", ";
     rewritten += item;
   });
@@ -64,11 +50,11 @@ void mark_personalised(ResponseHead& response) {
   bool varies = false;
   std::string vary;
   for (auto [field, end] = response.equal_range(http::field::vary); field != end; ++field) {
-    for_each_item(view(field->value()), [&](std::string_view item) {
-      if (item == "*" || lowered(item) == "cookie") varies = true;
+    for_each_item(field->value(), [&](std::string_view item) {
+      if (item == "*" || iequals(item, "cookie")) varies = true;
     });
     if (!vary.empty()) vary += ", ";
-    vary += view(field->value());
+    vary += field->value();
   }
   if (!varies) response.set(http::field::vary, vary.empty() ? "Cookie" : vary + ", Cookie");
 }
