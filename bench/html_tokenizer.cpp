@@ -14,8 +14,12 @@
 // "table-*" repeats its bin table (embeds once: the page bench/proxy serves), "main-*" repeats
 // everything inside its <main> (every embed 20 times: the worst case). "*-none" is a visitor with
 // no decision (banner, every embed blocked), "*-all" one who accepted everything (nothing to
-// rewrite). The source directory defaults to the first parent of this program's directory that
-// holds demo/site.
+// rewrite). "dense-pass" is bench/proxy's html-10k page (10,240 bytes of short <p> paragraphs:
+// a tag every ~50 bytes) under bench/policies/pass-through.yaml (report-only). The source directory
+// defaults to the first parent of this program's directory that holds demo/site.
+//
+// A third argument runs only the EmbedBlocker cases whose name contains it and skips the
+// generated pages (for callgrind: `bench_html_tokenizer 0 . dense` runs each case once).
 #include <fmt/core.h>
 
 #include <time.h>
@@ -238,6 +242,22 @@ std::string demo_page(const std::filesystem::path& source, std::size_t target_si
   return grown;
 }
 
+// bench/proxy's index.html: the same head, paragraphs and padding comment, to 10,240 bytes.
+std::string tag_dense_page() {
+  constexpr std::string_view kTail = "</body></html>\n";
+  constexpr std::string_view kParagraph =
+      "<p>Collections move by one day in the weeks of 25 December and 1 January. Check your new "
+      "day.</p>\n";
+  constexpr std::size_t kSize = 10'240;
+  std::string page =
+      "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Bins and "
+      "recycling</title></head>\n<body>\n";
+  while (page.size() + kParagraph.size() + kTail.size() + 8 <= kSize) page += kParagraph;
+  page += "<!--" + std::string(kSize - page.size() - kTail.size() - 8, 'x') + "-->\n";
+  page += kTail;
+  return page;
+}
+
 // One response through the filters the way the proxy's core calls them.
 struct FilterChain {
   std::shared_ptr<const veil::policies::Policy> policy;
@@ -271,33 +291,45 @@ struct FilterChain {
       at += size;
     }
     transform->finish(out);
-    return exchange.response["Content-Security-Policy"].size();
+    return exchange.response["Content-Security-Policy"].size() +
+           exchange.response["Content-Security-Policy-Report-Only"].size();
   }
 };
 
-void measure_filter(const std::filesystem::path& source, double seconds, std::mt19937& random) {
+std::shared_ptr<const veil::policies::Policy> policy(const std::filesystem::path& source,
+                                                     std::string_view file) {
+  const auto loaded = veil::policies::load_policy((source / file).string());
+  if (!loaded.policy) throw std::runtime_error(fmt::format("cannot load {}", file));
+  return loaded.policy;
+}
+
+void measure_filter(const std::filesystem::path& source, double seconds, std::string_view only,
+                    std::mt19937& random) {
   FilterChain chain;
-  const auto loaded =
-      veil::policies::load_policy((source / "policies/council-default.yaml").string());
-  if (!loaded.policy) throw std::runtime_error("cannot load policies/council-default.yaml");
-  chain.policy = loaded.policy;
+  const auto council_default = policy(source, "policies/council-default.yaml");
+  const auto pass_through = policy(source, "bench/policies/pass-through.yaml");
   constexpr std::string_view kNoDecision = "_ga=GA1.1.1234.5678";
   constexpr std::string_view kAcceptedAll =
       R"(cookies_policy={"essential":true,"settings":true,"usage":true,"campaigns":true}; )"
       "cookies_preferences_set=true";
   const std::string table_page = demo_page(source, 102'400, false);
   const std::string main_page = demo_page(source, 102'400, true);
+  const std::string dense_page = tag_dense_page();
   const struct {
     std::string_view name;
     const std::string& page;
     std::string_view cookie;
+    const std::shared_ptr<const veil::policies::Policy>& policy;
   } cases[] = {
-      {"table-none", table_page, kNoDecision},
-      {"table-all", table_page, kAcceptedAll},
-      {"main-none", main_page, kNoDecision},
-      {"main-all", main_page, kAcceptedAll},
+      {"table-none", table_page, kNoDecision, council_default},
+      {"table-all", table_page, kAcceptedAll, council_default},
+      {"main-none", main_page, kNoDecision, council_default},
+      {"main-all", main_page, kAcceptedAll, council_default},
+      {"dense-pass", dense_page, kNoDecision, pass_through},
   };
-  for (const auto& [name, page, cookie] : cases) {
+  for (const auto& [name, page, cookie, case_policy] : cases) {
+    if (name.find(only) == std::string_view::npos) continue;
+    chain.policy = case_policy;
     const auto chunks = random_chunks(page.size(), random);
     std::string out;
     out.reserve(page.size() * 2);
@@ -321,7 +353,12 @@ void measure_filter(const std::filesystem::path& source, double seconds, std::mt
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+  const std::string_view only = argc > 3 ? argv[3] : "";
   std::mt19937 random(20261123);
+  if (!only.empty()) {
+    measure_filter(source_directory(argc, argv), seconds, only, random);
+    return 0;
+  }
   fmt::print("{:>9} {:>8} {:>12} {:>12} {:>8} {:>10}\n", "page", "case", "MB/s (cpu)",
              "MB/s (wall)", "out/in", "bailout");
   double slowest = 1e300;
@@ -340,6 +377,6 @@ int main(int argc, char** argv) {
   fmt::print("slowest rewrite: {:.0f} MB/s per CPU second (target >= 500)\n", slowest);
   fmt::print("\n{:>9} {:>12} {:>10} {:>14} {:>8}\n", "page", "case", "MB/s (cpu)", "CPU us/page",
              "out/in");
-  measure_filter(source_directory(argc, argv), seconds, random);
+  measure_filter(source_directory(argc, argv), seconds, only, random);
   return 0;
 }

@@ -662,7 +662,9 @@ void HtmlTokenizer::end_tag_seen() {
 void HtmlTokenizer::finish_tag(std::size_t tag_end) {
   bool foreign = false;
   State next = State::data;
-  if (options_.simulate_tree_builder) {
+  // An `other` tag outside SVG/MathML neither switches the text state nor changes what is tracked.
+  const bool steers = tag_ != HtmlTag::other || !frames_.empty();
+  if (options_.simulate_tree_builder && steers) {
     if (end_tag_) {
       end_tag_seen();
     } else {
@@ -856,7 +858,10 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
 // holding, naming or recording anything. Returns npos, having changed nothing, for every other
 // case (the general states then take it from the '<').
 std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
-  constexpr std::size_t kLongestKnownName = 9;  // "plaintext"; longer names are all `other`
+  // Names of other lengths are all `other`: "img" and "svg" are the shortest known ones,
+  // "plaintext" the longest.
+  constexpr std::size_t kShortestKnownName = 3;
+  constexpr std::size_t kLongestKnownName = 9;
   const char* const p = window_;
   const std::size_t n = window_size_;
   if (!frames_.empty() || options_.tags_of_interest.contains(HtmlTag::other)) return npos;
@@ -864,27 +869,26 @@ std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
   const bool end_tag = pos < n && p[pos] == '/';
   if (end_tag) ++pos;
   if (pos >= n || !is_alpha(p[pos])) return npos;
-  std::array<char, kLongestKnownName> name{};
-  std::size_t length = 0;
+  const std::size_t name_begin = pos;
   // Only whitespace, '/' and '>' end a tag name: '=' and quotes are part of it.
-  for (; pos < n && (byte_class(p[pos]) & (kSpace | kSlash | kGreater)) == 0; ++pos, ++length) {
-    if (length < name.size()) name[length] = to_lower(p[pos]);
+  while (++pos < n && (byte_class(p[pos]) & (kSpace | kSlash | kGreater)) == 0) {
   }
   if (pos >= n) return npos;  // the name may go on in the next chunk
-  if (length <= name.size()) {
+  const std::size_t length = pos - name_begin;
+  if (length >= kShortestKnownName && length <= kLongestKnownName) {
+    std::array<char, kLongestKnownName> name;
+    for (std::size_t i = 0; i < length; ++i) name[i] = to_lower(p[name_begin + i]);
     const std::string_view lower(name.data(), length);
     if (html_tag_from_name(lower) != HtmlTag::other || (!end_tag && lower == "image")) return npos;
   }
+  const char c = p[pos];
+  // finish_tag would change nothing: the state stays data and nothing is held.
+  if (c == '>') return pos + 1;
   tag_ = HtmlTag::other;
   end_tag_ = end_tag;
   self_closing_ = false;
   recording_ = false;
   name_.clear();  // unused for such a tag outside foreign content
-  const char c = p[pos];
-  if (c == '>') {
-    finish_tag(pos + 1);
-    return pos + 1;
-  }
   state_ = c == '/' ? State::self_closing_start_tag : State::before_attribute_name;
   return scan_tag<false>(pos + 1);
 }
@@ -903,6 +907,25 @@ void HtmlTokenizer::run() {
     const char c = p[pos];
     switch (state_) {
       case State::data:
+        // Text and the tags skip_plain_tag takes, in one loop: most of a page.
+        while (true) {
+          const void* less_than = std::memchr(p + pos, '<', n - pos);
+          if (less_than == nullptr) {
+            pos = n;
+            break;
+          }
+          pos = static_cast<std::size_t>(static_cast<const char*>(less_than) - p);
+          const std::size_t after = skip_plain_tag(pos);
+          if (after == npos) {
+            begin_hold(pos);
+            state_ = State::tag_open;
+            ++pos;
+            break;
+          }
+          pos = after;
+          if (pos == n || state_ != State::data) break;
+        }
+        break;
       case State::rcdata:
       case State::rawtext:
       case State::script_data: {
@@ -912,18 +935,9 @@ void HtmlTokenizer::run() {
           break;
         }
         pos = static_cast<std::size_t>(static_cast<const char*>(less_than) - p);
-        if (state_ == State::data) {
-          if (const std::size_t after = skip_plain_tag(pos); after != npos) {
-            pos = after;
-            break;
-          }
-          begin_hold(pos);
-          state_ = State::tag_open;
-        } else {
-          begin_hold(pos);
-          text_state_ = state_;
-          state_ = state_ == State::script_data ? State::script_less_than : State::text_less_than;
-        }
+        begin_hold(pos);
+        text_state_ = state_;
+        state_ = state_ == State::script_data ? State::script_less_than : State::text_less_than;
         ++pos;
         break;
       }
