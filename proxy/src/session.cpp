@@ -11,12 +11,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -218,7 +220,7 @@ template <class Stream>
 class ClientSession final : public SessionControl,
                             public std::enable_shared_from_this<ClientSession<Stream>> {
  public:
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
   using Clock = std::chrono::steady_clock;
   enum Side : std::size_t { kClient, kUpstream };
 
@@ -238,7 +240,8 @@ class ClientSession final : public SessionControl,
 
   void close_if_idle() override {
     net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (self->idle_) self->lowest().cancel();
+      error_code ignored;
+      if (self->idle_) self->lowest().cancel(ignored);
     });
   }
 
@@ -276,11 +279,11 @@ class ClientSession final : public SessionControl,
     while (next == Next::keep_alive) next = co_await serve_one();
     if (next == Next::close) co_await close_gracefully();
     error_code ignored;
-    lowest().socket().close(ignored);
+    lowest().close(ignored);
   }
 
  private:
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
 
   // ---- timeouts ----
   // Beast's stream timeouts arm a timer before every read and write and cancel it after: a handler
@@ -320,8 +323,8 @@ class ClientSession final : public SessionControl,
         deadlines_[side] = Clock::time_point::max();
         timed_out_[side] = true;
         error_code ignored;
-        if (side == kClient) lowest().socket().close(ignored);
-        if (side == kUpstream && upstream_) upstream_->socket().close(ignored);
+        if (side == kClient) lowest().close(ignored);
+        if (side == kUpstream && upstream_) upstream_->close(ignored);
       }
       watchdog_.expires_at(next);
     }
@@ -609,13 +612,13 @@ class ClientSession final : public SessionControl,
     for (const tcp::endpoint& endpoint : pool.endpoints()) {
       upstream_.emplace(stream_.get_executor());
       expire_after(kUpstream, timeouts().upstream_connect);
-      std::tie(error) = co_await upstream_->socket().async_connect(endpoint, nothrow);
+      std::tie(error) = co_await upstream_->async_connect(endpoint, nothrow);
       if (!error) break;
       if (timed_out(kUpstream)) co_return UpstreamResult::timeout;
     }
     if (error) co_return UpstreamResult::connect_failed;
     error_code ignored;
-    upstream_->socket().set_option(tcp::no_delay(true), ignored);
+    upstream_->set_option(tcp::no_delay(true), ignored);
     co_return UpstreamResult::ok;
   }
 
@@ -856,7 +859,7 @@ class ClientSession final : public SessionControl,
     if (!upstream_) return;
     const auto& parser = *response_parser_;
     if (parser.keep_alive() && !parser.need_eof() && upstream_buffer_.size() == 0) {
-      pool.give_back(worker_, std::move(upstream_->socket()));
+      pool.give_back(worker_, std::move(*upstream_));
     }
     upstream_.reset();
   }
@@ -922,7 +925,7 @@ class ClientSession final : public SessionControl,
   // What the upstream socket holds right now, up to `size` bytes, without waiting; 0 if nothing
   // (or an error, which the next read reports).
   std::size_t read_available(char* data, std::size_t size) {
-    const auto received = ::recv(upstream_->socket().native_handle(), data, size, MSG_DONTWAIT);
+    const auto received = ::recv(upstream_->native_handle(), data, size, MSG_DONTWAIT);
     return received > 0 ? static_cast<std::size_t>(received) : 0;
   }
 
@@ -984,16 +987,16 @@ class ClientSession final : public SessionControl,
         if (co_await write_all(to, std::string_view(chunk.data(), read))) break;
         counter += read;
       }
-      if (error == net::error::eof && std::is_same_v<To, beast::tcp_stream>) {
+      if (error == net::error::eof && std::is_same_v<To, tcp::socket>) {
         error_code ignored;
-        beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_send, ignored);
+        beast::get_lowest_layer(to).shutdown(tcp::socket::shutdown_send, ignored);
         co_return;
       }
       if (error) break;
     }
     error_code ignored;
-    beast::get_lowest_layer(from).socket().close(ignored);
-    beast::get_lowest_layer(to).socket().close(ignored);
+    beast::get_lowest_layer(from).close(ignored);
+    beast::get_lowest_layer(to).close(ignored);
   }
 
   // Ends the connection without destroying a response the client has not read yet: half-close, then
@@ -1005,7 +1008,7 @@ class ClientSession final : public SessionControl,
       auto [error] = co_await stream_.async_shutdown(nothrow);
     } else {
       error_code error;
-      lowest().socket().shutdown(tcp::socket::shutdown_send, error);
+      lowest().shutdown(tcp::socket::shutdown_send, error);
       std::size_t discarded = 0;
       std::array<char, 4096> sink;
       while (!error && discarded < kLingerBytes) {
@@ -1024,7 +1027,7 @@ class ClientSession final : public SessionControl,
   beast::flat_buffer buffer_;
   HeadScanner scanner_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
-  std::optional<beast::tcp_stream> upstream_;
+  std::optional<tcp::socket> upstream_;
   beast::flat_buffer upstream_buffer_;
   std::optional<http::response_parser<http::buffer_body>> response_parser_;
   RelayBuffer relay_buffer_;
@@ -1058,13 +1061,12 @@ void start_session(ServerCore& core, tcp::socket socket, std::size_t worker) {
   const auto executor = socket.get_executor();
   core.connections.fetch_add(1);
   if (core.tls) {
-    using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-    spawn(std::make_shared<ClientSession<TlsStream>>(
-              core, TlsStream(beast::tcp_stream(std::move(socket)), *core.tls), peer, worker),
+    using TlsStream = beast::ssl_stream<tcp::socket>;
+    spawn(std::make_shared<ClientSession<TlsStream>>(core, TlsStream(std::move(socket), *core.tls),
+                                                     peer, worker),
           executor);
   } else {
-    spawn(std::make_shared<ClientSession<beast::tcp_stream>>(
-              core, beast::tcp_stream(std::move(socket)), peer, worker),
+    spawn(std::make_shared<ClientSession<tcp::socket>>(core, std::move(socket), peer, worker),
           executor);
   }
 }
