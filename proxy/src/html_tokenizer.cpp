@@ -854,17 +854,17 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
 }
 
 // The fast path for the bulk of a page: at a '<' in the data state, a start or end tag of a kind
-// nobody asked for and that steers nothing (outside SVG/MathML) is skipped to its end without
-// holding, naming or recording anything. Returns npos, having changed nothing, for every other
-// case (the general states then take it from the '<').
-std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
+// nobody asked for and that steers nothing is skipped to its end without holding, naming or
+// recording anything. Only outside SVG/MathML and when `other` tags are not of interest (the
+// caller checks; skipping a tag changes neither). Returns npos, having changed nothing, for every
+// other case (the general states then take it from the '<').
+inline std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
   // Names of other lengths are all `other`: "img" and "svg" are the shortest known ones,
   // "plaintext" the longest.
   constexpr std::size_t kShortestKnownName = 3;
   constexpr std::size_t kLongestKnownName = 9;
   const char* const p = window_;
   const std::size_t n = window_size_;
-  if (!frames_.empty() || options_.tags_of_interest.contains(HtmlTag::other)) return npos;
   std::size_t pos = less_than + 1;
   const bool end_tag = pos < n && p[pos] == '/';
   if (end_tag) ++pos;
@@ -906,8 +906,10 @@ void HtmlTokenizer::run() {
   while (pos < n && bailout_ == HtmlBailout::none) {
     const char c = p[pos];
     switch (state_) {
-      case State::data:
+      case State::data: {
         // Text and the tags skip_plain_tag takes, in one loop: most of a page.
+        const bool skip_plain_tags =
+            frames_.empty() && !options_.tags_of_interest.contains(HtmlTag::other);
         while (true) {
           const void* less_than = std::memchr(p + pos, '<', n - pos);
           if (less_than == nullptr) {
@@ -915,7 +917,7 @@ void HtmlTokenizer::run() {
             break;
           }
           pos = static_cast<std::size_t>(static_cast<const char*>(less_than) - p);
-          const std::size_t after = skip_plain_tag(pos);
+          const std::size_t after = skip_plain_tags ? skip_plain_tag(pos) : npos;
           if (after == npos) {
             begin_hold(pos);
             state_ = State::tag_open;
@@ -926,6 +928,7 @@ void HtmlTokenizer::run() {
           if (pos == n || state_ != State::data) break;
         }
         break;
+      }
       case State::rcdata:
       case State::rawtext:
       case State::script_data: {
