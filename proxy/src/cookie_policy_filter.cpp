@@ -427,11 +427,13 @@ void CookiePolicyFilter::on_response_head(Exchange& exchange) {
   const std::vector<std::string_view> cookie_domains = enforce && !state.withdrawn.empty()
                                                            ? suffixes_.cookie_domains(state.host)
                                                            : std::vector<std::string_view>();
-  for (const auto& [name, category] : state.withdrawn) {
+  for (const auto& withdrawn : state.withdrawn) {
+    const auto& [name, category] = withdrawn;
     if (expired == kMaxExpiredPerResponse) break;
     // The origin has just set it again, and the policy let that through.
-    if (std::any_of(originals.begin(), originals.end(),
-                    [&](const Original& set) { return set.passes && set.name == name; })) {
+    if (std::any_of(originals.begin(), originals.end(), [&](const Original& set) {
+          return set.passes && set.name == withdrawn.first;
+        })) {
       continue;
     }
     auto host_only = policies::build_deletion_set_cookie(name, {});
