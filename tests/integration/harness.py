@@ -97,6 +97,16 @@ def rss_kib(pid):
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
+def wait_until(predicate, timeout, interval=0.1):
+    """Polls `predicate` until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
 def scrape_metrics(admin_port, timeout=30):
     """GET /metrics from the admin listener: {'name{labels}': value} for every sample line."""
     url = f"http://127.0.0.1:{admin_port}/metrics"

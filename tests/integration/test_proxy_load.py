@@ -163,15 +163,6 @@ def get(port, path, timeout=30):
         connection.close()
 
 
-def wait_until(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
 class SlowlorisTest(unittest.TestCase):
     def test_slow_heads_are_closed_by_the_header_timeout_while_normal_traffic_is_served(self):
         # The test process holds the slow sockets and the proxy (which inherits the limit) accepts
@@ -200,7 +191,7 @@ class SlowlorisTest(unittest.TestCase):
                     most_active = max(most_active, active)
                     return active >= count
 
-                wait_until(held, timeout=HEADER_TIMEOUT / 2)
+                harness.wait_until(held, timeout=HEADER_TIMEOUT / 2)
                 self.assertGreaterEqual(most_active, count / 2)
                 self.assertTrue(slow.wait_all_closed(HEADER_TIMEOUT + CLOSE_MARGIN + 30),
                                 f"{slow.open_count()} slow connections still open")
@@ -324,7 +315,7 @@ class SignalsTest(unittest.TestCase):
                 for thread in slow:
                     thread.start()
                 # In flight: the origin has them all and is taking its time.
-                self.assertTrue(wait_until(lambda: sum(
+                self.assertTrue(harness.wait_until(lambda: sum(
                     r["path"].startswith("/slow") for r in list(server.requests)) == slow_requests,
                     timeout=30))
                 proxy.process.send_signal(signal.SIGTERM)
@@ -341,7 +332,7 @@ class SignalsTest(unittest.TestCase):
                         pass
                     return False
 
-                self.assertTrue(wait_until(refused, timeout=10, interval=0.02))
+                self.assertTrue(harness.wait_until(refused, timeout=10, interval=0.02))
                 refused_while_draining = any(thread.is_alive() for thread in slow)
                 for thread in slow:
                     thread.join(60)
@@ -385,7 +376,7 @@ class AccessLogSpaceTest(unittest.TestCase):
                                                  "veil_access_log_dropped_lines_total")
             for i in range(20):
                 self.assertEqual(get(proxy.port, f"/before/{i}")[0], 200)
-            self.assertTrue(wait_until(lambda: lines() == 20, timeout=15))
+            self.assertTrue(harness.wait_until(lambda: lines() == 20, timeout=15))
             self.assertEqual(dropped(), 0)
 
             fill()
@@ -413,12 +404,12 @@ class AccessLogSpaceTest(unittest.TestCase):
                 marker += 1
                 return any("/after/" in line for line in proxy.log_lines())
 
-            self.assertTrue(wait_until(recovered, timeout=30, interval=0.2), proxy.stderr())
+            self.assertTrue(harness.wait_until(recovered, timeout=30, interval=0.2), proxy.stderr())
             self.assertGreater(lines(), written_before)
             self.assertIn("writing again after dropping", proxy.stderr())
             # Every exchange's line was either written or counted as dropped.
             exchanges = 20 + sent + marker
-            self.assertTrue(wait_until(lambda: lines() + dropped() == exchanges, timeout=15),
+            self.assertTrue(harness.wait_until(lambda: lines() + dropped() == exchanges, timeout=15),
                             f"{lines()} written + {dropped()} dropped != {exchanges} exchanges")
             with open(proxy.log_path, "rb") as f:
                 text = f.read()
