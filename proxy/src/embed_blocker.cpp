@@ -138,10 +138,7 @@ class EmbedTransform final : public BodyTransform {
 
   void finish(std::string& out) override {
     if (!enforce_) {
-      if (!broken_) {
-        rewritten_.clear();
-        rewrite_.end(rewritten_);
-      }
+      if (!broken_) rewrite_.end_scan();
       report();
       return;
     }
@@ -165,8 +162,7 @@ class EmbedTransform final : public BodyTransform {
         decoder_->decode(chunk, decoded_);
         chunk = decoded_;
       }
-      rewritten_.clear();
-      rewrite_.write(chunk, rewritten_);
+      rewrite_.scan(chunk);
     } catch (const std::runtime_error&) {
       broken_ = true;
       counters_->corrupt_encoding.inc();

@@ -194,25 +194,41 @@ void HtmlRewriter::insert_after_body_start(std::string html) {
 }
 
 void HtmlRewriter::write(std::string_view chunk, std::string& out) {
+  feed(chunk, &out);
+}
+
+void HtmlRewriter::end(std::string& out) {
+  finish(&out);
+}
+
+void HtmlRewriter::scan(std::string_view chunk) {
+  feed(chunk, nullptr);
+}
+
+void HtmlRewriter::end_scan() {
+  finish(nullptr);
+}
+
+void HtmlRewriter::feed(std::string_view chunk, std::string* out) {
   if (!started_) {
     tokenizer_.set_tags_of_interest(interest_);
     started_ = true;
   }
-  out_ = &out;
+  out_ = out;
   tokenizer_.write(chunk);
   out_ = nullptr;
 }
 
-void HtmlRewriter::end(std::string& out) {
+void HtmlRewriter::finish(std::string* out) {
   started_ = true;
-  out_ = &out;
+  out_ = out;
   tokenizer_.end();
   switch (mode_) {
     case Mode::buffer_script:  // a script that runs to the end of the document is complete
       finish_script({}, true);
       break;
     case Mode::await_end_tag:
-      out += pending_after_;
+      emit(pending_after_);
       break;
     case Mode::drop:
     case Mode::pass:
@@ -232,7 +248,7 @@ void HtmlRewriter::on_bytes(std::string_view bytes) {
   switch (mode_) {
     case Mode::pass:
     case Mode::await_end_tag:
-      out_->append(bytes);
+      emit(bytes);
       break;
     case Mode::drop:
       break;
@@ -245,7 +261,7 @@ void HtmlRewriter::on_bytes(std::string_view bytes) {
       // Too long to hold: handlers decide on the first part, the rest streams.
       script_content_.append(bytes.substr(0, room));
       finish_script({}, false);
-      if (mode_ != Mode::drop) out_->append(bytes.substr(room));
+      if (mode_ != Mode::drop) emit(bytes.substr(room));
       break;
     }
   }
@@ -272,24 +288,30 @@ void HtmlRewriter::start_element(const HtmlTagToken& token) {
     return;
   }
   run_handlers();
+  emit_element({});
+  if (holds_text && (element_.replaced() || !element_.after_.empty())) {
+    mode_ = element_.replaced() ? Mode::drop : Mode::await_end_tag;
+    awaited_end_tag_ = token.tag;
+    pending_after_ = element_.after_;
+  } else {
+    emit(element_.after_);
+  }
+  if (token.tag == HtmlTag::body && !token.foreign && body_insertion_pending_) {
+    emit(body_insertion_);
+    body_insertion_pending_ = false;
+    body_insertion_done_ = true;
+  }
+}
+
+void HtmlRewriter::emit_element(std::string_view content) {
+  if (out_ == nullptr) return;
   std::string& out = *out_;
   out += element_.before_;
   if (element_.replacement_) {
     out += *element_.replacement_;
   } else {
     element_.render_start_tag(out);
-  }
-  if (holds_text && (element_.replaced() || !element_.after_.empty())) {
-    mode_ = element_.replaced() ? Mode::drop : Mode::await_end_tag;
-    awaited_end_tag_ = token.tag;
-    pending_after_ = element_.after_;
-  } else {
-    out += element_.after_;
-  }
-  if (token.tag == HtmlTag::body && !token.foreign && body_insertion_pending_) {
-    out += body_insertion_;
-    body_insertion_pending_ = false;
-    body_insertion_done_ = true;
+    out += content;
   }
 }
 
@@ -301,14 +323,14 @@ void HtmlRewriter::end_element(const HtmlTagToken& token) {
   const bool awaited = token.tag == awaited_end_tag_;
   if (mode_ == Mode::drop) {
     if (awaited) {
-      out_->append(pending_after_);
+      emit(pending_after_);
       mode_ = Mode::pass;
     }
     return;
   }
-  out_->append(token.raw);
+  emit(token.raw);
   if (mode_ == Mode::await_end_tag && awaited) {
-    out_->append(pending_after_);
+    emit(pending_after_);
     mode_ = Mode::pass;
   }
 }
@@ -317,17 +339,10 @@ void HtmlRewriter::finish_script(std::string_view end_tag, bool complete) {
   element_.content_ = script_content_;
   element_.content_complete_ = complete;
   run_handlers();
-  std::string& out = *out_;
-  out += element_.before_;
-  if (element_.replacement_) {
-    out += *element_.replacement_;
-  } else {
-    element_.render_start_tag(out);
-    out += script_content_;
-    out += end_tag;
-  }
+  emit_element(script_content_);
+  if (!element_.replaced()) emit(end_tag);
   if (complete) {
-    out += element_.after_;
+    emit(element_.after_);
     mode_ = Mode::pass;
   } else {
     mode_ = element_.replaced() ? Mode::drop : Mode::await_end_tag;
@@ -340,8 +355,8 @@ void HtmlRewriter::finish_script(std::string_view end_tag, bool complete) {
 void HtmlRewriter::on_bailout(HtmlBailout) {
   // What is held goes out as it came; the rest of the document passes through.
   if (mode_ == Mode::buffer_script) {
-    out_->append(element_.raw_);
-    out_->append(script_content_);
+    emit(element_.raw_);
+    emit(script_content_);
     script_content_.clear();
   }
   mode_ = Mode::pass;

@@ -149,6 +149,31 @@ TEST_CASE("granted categories pass untouched; report-only changes nothing", "[em
   CHECK(report.blocked.size() == 8);
 }
 
+TEST_CASE("report-only scanning reports exactly what enforce blocks", "[embed_blocker]") {
+  const auto policy = bundled_policy("council-default.yaml");
+  for (const std::vector<std::string>& granted :
+       {std::vector<std::string>{}, std::vector<std::string>{"usage"}}) {
+    const auto enforced = rewrite(kPage, granted).blocked;
+    REQUIRE_FALSE(enforced.empty());
+    for (std::size_t chunk : {1, 5, 64, 1 << 20}) {
+      INFO(chunk);
+      EmbedHtmlRewrite::Settings settings;
+      settings.policy = policy;
+      settings.granted = policies::consent_for(*policy, granted).granted;
+      settings.enforce = false;
+      std::vector<std::string> reported;
+      EmbedHtmlRewrite scanner(std::move(settings), [&](const policies::EmbedRule& rule, HtmlTag) {
+        reported.push_back(rule.provider);
+      });
+      for (std::size_t at = 0; at < kPage.size(); at += chunk)
+        scanner.scan(kPage.substr(at, chunk));
+      scanner.end_scan();
+      CHECK(reported == enforced);
+      CHECK(rewrite(kPage, granted, false, chunk).blocked == enforced);
+    }
+  }
+}
+
 TEST_CASE("the rewrite does not depend on chunk boundaries", "[embed_blocker]") {
   const auto whole = rewrite(kPage).html;
   for (std::size_t chunk : {1, 2, 3, 7, 64, 333}) {

@@ -246,6 +246,61 @@ TEST_CASE("on bail-out, held bytes and the rest pass through unmodified", "[html
   CHECK(bailout == HtmlBailout::document_too_large);
 }
 
+// What handlers are shown while they edit everything: kind, source attribute, inline content.
+std::vector<std::string> handler_views(std::string_view input, const std::vector<std::size_t>& cuts,
+                                       bool scan, HtmlBailout& bailout,
+                                       HtmlRewriterOptions options = {}) {
+  std::vector<std::string> views;
+  HtmlRewriter rewriter(options);
+  rewriter.on_element(HtmlTagSet::all(), [&](HtmlElement& element) {
+    views.push_back(std::string(element.name()) +
+                    " src=" + std::string(element.attribute("src").value_or("-")) +
+                    " content=" + std::string(element.content()) +
+                    (element.content_complete() ? "" : " (incomplete)"));
+    element.set_attribute("data-seen", "1");
+    if (element.tag() == HtmlTag::iframe) element.replace("<p>placeholder</p>");
+  });
+  rewriter.insert_after_body_start("<div id=banner></div>");
+  std::string out;
+  std::size_t begin = 0;
+  for (std::size_t cut : cuts) {
+    const auto piece = input.substr(begin, cut - begin);
+    scan ? rewriter.scan(piece) : rewriter.write(piece, out);
+    begin = cut;
+  }
+  scan ? rewriter.scan(input.substr(begin)) : rewriter.write(input.substr(begin), out);
+  scan ? rewriter.end_scan() : rewriter.end(out);
+  bailout = rewriter.bailout();
+  CHECK(out.empty() == scan);
+  return views;
+}
+
+TEST_CASE("scan shows the handlers what write does, and renders nothing", "[html]") {
+  HtmlRewriterOptions small;
+  small.max_construct_bytes = 40;
+  const std::string long_script = "<p><script>" + std::string(100, 'x') + "</script><img src=a>";
+  const struct {
+    std::string_view input;
+    HtmlRewriterOptions options;
+  } cases[] = {
+      {kPage, {}},
+      {"<img src=a><select><style><img src=b></style></select><img src=c>", {}},
+      {long_script, small},
+      {"<script src=x>unterminated", {}},
+  };
+  for (const auto& [input, options] : cases) {
+    HtmlBailout written_bailout = HtmlBailout::none;
+    const auto written = handler_views(input, {}, false, written_bailout, options);
+    REQUIRE_FALSE(written.empty());
+    for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+      INFO(input << " split at " << cut);
+      HtmlBailout scanned_bailout = HtmlBailout::none;
+      CHECK(handler_views(input, {cut}, true, scanned_bailout, options) == written);
+      CHECK(scanned_bailout == written_bailout);
+    }
+  }
+}
+
 TEST_CASE("random input with a no-op handler passes through", "[html]") {
   std::mt19937 random(42);
   const std::string_view alphabet = "<>/!-=\"' \nscriptSCRIPTiframebody";

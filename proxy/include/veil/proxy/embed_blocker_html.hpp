@@ -54,6 +54,10 @@ class EmbedHtmlRewrite {
 
   void write(std::string_view chunk, std::string& out) { rewriter_.write(chunk, out); }
   void end(std::string& out) { rewriter_.end(out); }
+  // Report-only callers pass the original bytes on themselves: the same scan and reports as
+  // write() and end(), without producing a copy (HtmlRewriter::scan).
+  void scan(std::string_view chunk) { rewriter_.scan(chunk); }
+  void end_scan() { rewriter_.end_scan(); }
   HtmlBailout bailout() const { return rewriter_.bailout(); }
 
  private:

@@ -121,6 +121,12 @@ class HtmlRewriter : private HtmlTokenSink {
   // Appends the rewritten bytes available so far to `out`.
   void write(std::string_view chunk, std::string& out);
   void end(std::string& out);
+  // write() and end() without output: the document is tokenized and the handlers run exactly as
+  // for write(), but nothing is rendered or copied (their edits are dropped). For report-only
+  // mode, where the caller passes the original bytes on itself and only wants to know what the
+  // handlers would do.
+  void scan(std::string_view chunk);
+  void end_scan();
 
   HtmlBailout bailout() const { return tokenizer_.bailout(); }
   bool inserted_after_body_start() const { return body_insertion_done_; }
@@ -137,6 +143,13 @@ class HtmlRewriter : private HtmlTokenSink {
   void on_tag(const HtmlTagToken& token) override;
   void on_bailout(HtmlBailout reason) override;
 
+  void feed(std::string_view chunk, std::string* out);
+  void finish(std::string* out);
+  void emit(std::string_view bytes) {
+    if (out_ != nullptr) out_->append(bytes);
+  }
+  // The element's `before` HTML, then its replacement, or its start tag followed by `content`.
+  void emit_element(std::string_view content);
   void start_element(const HtmlTagToken& token);
   void end_element(const HtmlTagToken& token);
   void finish_script(std::string_view end_tag, bool complete);
@@ -152,7 +165,7 @@ class HtmlRewriter : private HtmlTokenSink {
   bool body_insertion_done_ = false;
   bool started_ = false;
 
-  std::string* out_ = nullptr;
+  std::string* out_ = nullptr;  // null while scanning
   Mode mode_ = Mode::pass;
   HtmlTag awaited_end_tag_ = HtmlTag::other;
   std::string pending_after_;
