@@ -165,6 +165,11 @@ IpAddress AddressAnonymiser::map(const IpAddress& address, Day day) {
 }
 
 std::size_t AddressAnonymiser::rewrite_addresses(std::string_view text, Day day, std::string& out) {
+  constexpr std::size_t kShortText = 16;  // below one chunk of the scanner
+  if (text.size() < kShortText && !may_hold_address(text)) {
+    out.append(text);
+    return 0;
+  }
   std::size_t copied = 0, replaced = 0;
   while (auto token = find_next_address(text, copied)) {
     out.append(text.data() + copied, token->begin - copied);

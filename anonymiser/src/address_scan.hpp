@@ -30,4 +30,13 @@ struct AddressToken {
 // The leftmost token starting at or after `from`.
 std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from);
 
+// False when `text` holds none of '.', ':' and '%', one of which every token contains: a quicker
+// answer than find_next_address for the few bytes between the fields of a log line.
+inline bool may_hold_address(std::string_view text) {
+  for (char c : text) {
+    if (c == '.' || c == ':' || c == '%') return true;
+  }
+  return false;
+}
+
 }  // namespace veil::anonymiser

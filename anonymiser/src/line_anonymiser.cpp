@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -89,6 +90,81 @@ std::vector<std::string_view> sample_lines(std::string_view sample, std::size_t 
   return lines;
 }
 
+// What is known about fields whose text repeats from line to line (user agents, referrers, popular
+// targets): a direct-mapped table from a field's exact text to a `Value`, so that a lookup is one
+// hash and one compare, and memory stays bounded whatever the input.
+template <typename Value>
+class RecentFields {
+ public:
+  static constexpr std::size_t kMaxTextLength = 512;  // longer fields are not kept
+
+  struct Entry {
+    std::string text;
+    Value value{};
+    bool filled = false;
+
+    bool holds(std::string_view field) const { return filled && field == text; }
+    void fill(std::string_view field) {
+      text.assign(field);
+      filled = true;
+    }
+  };
+
+  // The one entry `text` (at most kMaxTextLength bytes) may be kept in.
+  Entry& slot(std::string_view text) {
+    if (entries_.empty()) entries_.resize(kSlots);
+    return entries_[index(text)];
+  }
+
+ private:
+  static constexpr std::size_t kSlotBits = 10;
+  static constexpr std::size_t kSlots = std::size_t{1} << kSlotBits;
+
+  // Eight bytes at a time, and a multiply each: hashing must cost a fraction of a scan. The slot
+  // comes from the top bits, which depend on every bit of the text.
+  static std::size_t index(std::string_view text) {
+    constexpr std::uint64_t kMultiplier = 0x9E3779B97F4A7C15ull;
+    std::uint64_t hash = text.size();
+    const char* data = text.data();
+    const std::size_t size = text.size();
+    std::uint64_t word = 0;
+    if (size < 8) {
+      for (std::size_t i = 0; i < size; ++i) word = word << 8 | static_cast<unsigned char>(data[i]);
+      return static_cast<std::size_t>(((hash ^ word) * kMultiplier) >> (64 - kSlotBits));
+    }
+    for (std::size_t pos = 0; pos + 8 < size; pos += 8) {
+      std::memcpy(&word, data + pos, 8);
+      hash = (hash ^ word) * kMultiplier;
+    }
+    std::memcpy(&word, data + size - 8, 8);  // the last eight bytes, overlapping the loop's
+    return static_cast<std::size_t>(((hash ^ word) * kMultiplier) >> (64 - kSlotBits));
+  }
+
+  std::vector<Entry> entries_;
+};
+
+// A field's text with its addresses rewritten for `day`. Without addresses it is the same on
+// every day.
+struct Rewritten {
+  std::string text;
+  std::size_t addresses = 0;
+  Day day = kUndated;
+
+  bool valid_on(Day other) const { return addresses == 0 || day == other; }
+};
+
+// A field known to hold no PII.
+struct PiiFree {};
+
+// Can `field` be rewritten on its own, as if it were part of the text around it? Only when the
+// bytes on either side can be part of no address (fields delimited by quotes or spaces): an
+// address token never spans them, and they look to the scanner like the end of the text.
+bool stands_alone(std::string_view line, const FieldSpan& span) {
+  auto delimiter = [](char c) { return c == ' ' || c == '"' || c == '\t'; };
+  return (span.begin == 0 || delimiter(line[span.begin - 1])) &&
+         (span.end == line.size() || delimiter(line[span.end]));
+}
+
 }  // namespace
 
 LineStats& LineStats::operator+=(const LineStats& other) {
@@ -162,13 +238,16 @@ struct LineAnonymiser::Impl {
         case FieldRole::target:
         case FieldRole::referrer:
         case FieldRole::user:
-          pii.find(field, matches);
-          if (!matches.empty()) {
+          if (!known_pii_free(field)) {
             scan_up_to(span.begin);
-            scrubbed.clear();
-            pii.replace(field, matches, scrubbed);
-            stats.pii += matches.size();
-            stats.addresses += addresses.rewrite_addresses(scrubbed, day, out);
+            append_scrubbed(field, day, out);
+            pos = span.end;
+          }
+          break;
+        case FieldRole::agent:
+          if (field.size() <= kMaxKept && stands_alone(line, span)) {
+            scan_up_to(span.begin);
+            append_agent(field, day, out);
             pos = span.end;
           }
           break;
@@ -177,13 +256,50 @@ struct LineAnonymiser::Impl {
     scan_up_to(line.size());
   }
 
+  static constexpr std::size_t kMaxKept = RecentFields<PiiFree>::kMaxTextLength;
+
+  // True when `field` holds no PII; otherwise its matches are in `matches`. Fields with PII are
+  // rare and never kept: each is a person's own.
+  bool known_pii_free(std::string_view field) {
+    auto* entry = field.size() <= kMaxKept ? &pii_free.slot(field) : nullptr;
+    if (entry && entry->holds(field)) return true;
+    pii.find(field, matches);
+    if (!matches.empty()) return false;
+    if (entry) entry->fill(field);
+    return true;
+  }
+
+  // Appends `field` with its PII `matches` replaced and its addresses rewritten.
+  void append_scrubbed(std::string_view field, Day day, std::string& out) {
+    scrubbed.clear();
+    pii.replace(field, matches, scrubbed);
+    stats.pii += matches.size();
+    stats.addresses += addresses.rewrite_addresses(scrubbed, day, out);
+  }
+
+  // Appends the user agent `field` with its addresses rewritten, as a fresh rewrite would: the
+  // rewrite depends only on the text and the day.
+  void append_agent(std::string_view field, Day day, std::string& out) {
+    auto& entry = agents.slot(field);
+    if (!entry.holds(field) || !entry.value.valid_on(day)) {
+      entry.value.text.clear();
+      entry.value.addresses = addresses.rewrite_addresses(field, day, entry.value.text);
+      entry.value.day = day;
+      entry.fill(field);
+    }
+    out.append(entry.value.text);
+    stats.addresses += entry.value.addresses;
+  }
+
   std::unique_ptr<LineParser> parser;
   PiiScrubber pii;
   AddressAnonymiser addresses;
   ParsedLine parsed;
   LineStats stats;
-  std::vector<PiiMatch> matches;  // scratch, reused across lines
-  std::string scrubbed;           // scratch, reused across lines
+  std::vector<PiiMatch> matches;   // scratch, reused across lines
+  std::string scrubbed;            // scratch, reused across lines
+  RecentFields<PiiFree> pii_free;  // targets, referrers and user names
+  RecentFields<Rewritten> agents;
 };
 
 LineAnonymiser::LineAnonymiser(const AnonymiseSettings& settings, LogFormat format,

@@ -114,9 +114,13 @@ class AccessLogParser final : public LineParser {
       if (referrer_end == npos) return false;
       if (referrer_end > pos + 2) out.add(pos + 2, referrer_end, FieldRole::referrer);
       pos = referrer_end + 1;
-      // The user agent and anything after it (X-Forwarded-For, timings) need no span: the line
-      // anonymiser scans them for addresses as they are.
-      if (starts_with_at(line, pos, " \"")) return true;
+      // Anything after the user agent (X-Forwarded-For, timings) needs no span: the line
+      // anonymiser scans it for addresses as it is.
+      if (starts_with_at(line, pos, " \"")) {
+        auto agent_end = closing_quote(line, pos + 1);
+        if (agent_end != npos && agent_end > pos + 2) out.add(pos + 2, agent_end, FieldRole::agent);
+        return true;
+      }
     }
     return !require_referrer_and_agent_ && (pos == line.size() || line[pos] == ' ');
   }

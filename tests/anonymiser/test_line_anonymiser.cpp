@@ -429,3 +429,53 @@ TEST_CASE("only a real date and time escape the address scan", "[line]") {
   CHECK(stats.unparsed == 0);
   CHECK(stats.addresses == 2);
 }
+
+TEST_CASE("property: fields seen before are rewritten exactly as on first sight", "[line]") {
+  // Repeating user agents, referrers, targets and user names are remembered between lines; a
+  // fresh anonymiser for every line remembers nothing. Both must write the same bytes, over days
+  // (daily keys), with addresses and PII in the repeated fields, and count the same.
+  const std::array<std::string, 6> agents{"curl/8.0",
+                                          "Mozilla/5.0 Chrome/120.0.0.0 Safari/537.36",
+                                          "probe from 198.51.100.23 and 2001:db8::1",
+                                          "UA \\\"quoted\\\" 192.0.2.1",
+                                          "mailer jane@example.org",
+                                          std::string(600, 'x') + " 203.0.113.77"};
+  const std::array<std::string, 5> targets{"/", "/bins?ip=192.0.2.9", "/a?postcode=SW1A+1AA",
+                                           "/node/2001:db8::9/view", "/b?email=jo%40example.org"};
+  const std::array<std::string, 4> referrers{"-", "https://www.google.co.uk/search?q=bins",
+                                             "http://192.0.2.55/", "https://x/?nhs=9434765919"};
+  const std::array<std::string, 3> users{"-", "jsmith", "jane@example.org"};
+  const std::array<std::string, 3> days{"01/Mar/2024:23:59:59 +0000", "02/Mar/2024:00:00:00 +0000",
+                                        "02/Mar/2024:10:00:00 +0100"};
+  std::mt19937_64 random(7);
+  auto pick = [&](const auto& table) { return table[random() % table.size()]; };
+  for (const auto method : {Method::truncate, Method::hash, Method::ipcrypt_pfx}) {
+    for (const auto rotation : {Rotation::never, Rotation::daily}) {
+      if (method == Method::truncate && rotation == Rotation::daily) continue;
+      INFO(to_string(method) << " " << to_string(rotation));
+      AnonymiseSettings settings;
+      settings.method = method;
+      settings.rotation = rotation;
+      MasterKey key{std::vector<std::uint8_t>(key_bytes_for(method))};
+      for (std::size_t i = 0; i < key.bytes.size(); ++i)
+        key.bytes[i] = static_cast<std::uint8_t>(i);
+      LineAnonymiser remembering(settings, LogFormat::combined, key);
+      LineStats fresh_stats;
+      for (int n = 0; n < 400; ++n) {
+        const std::string line = "192.0.2." + std::to_string(n % 250) + " - " + pick(users) + " [" +
+                                 pick(days) + "] \"GET " + pick(targets) + " HTTP/1.1\" 200 " +
+                                 std::to_string(n) + " \"" + pick(referrers) + "\" \"" +
+                                 pick(agents) + "\"";
+        std::string remembered, fresh;
+        remembering.anonymise_line(line, remembered);
+        LineAnonymiser once(settings, LogFormat::combined, key);
+        once.anonymise_line(line, fresh);
+        fresh_stats += once.stats();
+        REQUIRE(remembered == fresh);
+      }
+      CHECK(remembering.stats().addresses == fresh_stats.addresses);
+      CHECK(remembering.stats().pii == fresh_stats.pii);
+      CHECK(remembering.stats().pii > 0);
+    }
+  }
+}

@@ -25,6 +25,7 @@ enum class FieldRole : std::uint8_t {
   referrer,
   user,       // authenticated user name (often an e-mail address)
   timestamp,  // never scanned for addresses ("13:55:36" is not one)
+  agent,      // the user agent: scanned like any text, but its text repeats from line to line
 };
 
 // Bytes [begin, end) of the line.
