@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <iterator>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "html_entities.hpp"
 
@@ -31,6 +36,23 @@ std::uint8_t byte_class(char c) {
   return kByteClass[static_cast<unsigned char>(c)];
 }
 
+// The offset of the first `c` in p[pos, n), or n. On tag-dense pages the next '<' or quote is
+// usually a few bytes away, where a libc call costs more than the search: the first 16 bytes are
+// looked at inline, longer runs go to memchr.
+inline std::size_t find_byte(const char* p, std::size_t pos, std::size_t n, char c) {
+#if defined(__SSE2__)
+  if (n - pos >= 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + pos));
+    const auto found =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, _mm_set1_epi8(c))));
+    if (found != 0) return pos + static_cast<std::size_t>(std::countr_zero(found));
+    pos += 16;
+  }
+#endif
+  const void* found = std::memchr(p + pos, c, n - pos);
+  return found == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(found) - p);
+}
+
 bool is_whitespace(char c) {
   return byte_class(c) == kSpace;
 }
@@ -43,7 +65,7 @@ bool is_digit(char c) {
 bool is_alnum(char c) {
   return is_alpha(c) || is_digit(c);
 }
-char to_lower(char c) {
+constexpr char to_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
 }
 
@@ -64,6 +86,82 @@ void append_name(std::string& name, std::string_view run) {
   const std::size_t old_size = name.size();
   name.append(run.substr(0, kMaxNameLength - std::min(kMaxNameLength, old_size)));
   for (std::size_t i = old_size; i < name.size(); ++i) name[i] = to_lower(name[i]);
+}
+
+// The names html_tag_from_name knows, in a table with one slot per name: the slot is a hash of a
+// name's length and its first, second and last bytes (folded to lower case), so a lookup is one
+// hash and one comparison, and most names of no interest (div, span, table, section, …) hit an
+// empty slot without a comparison. The build fails if two names ever share a slot.
+struct KnownTag {
+  std::string_view name;
+  HtmlTag tag = HtmlTag::other;
+};
+constexpr KnownTag kKnownTags[] = {
+    {"img", HtmlTag::img},
+    {"svg", HtmlTag::svg},
+    {"xmp", HtmlTag::xmp},
+    {"link", HtmlTag::link},
+    {"meta", HtmlTag::meta},
+    {"body", HtmlTag::body},
+    {"head", HtmlTag::head},
+    {"math", HtmlTag::math},
+    {"video", HtmlTag::video},
+    {"audio", HtmlTag::audio},
+    {"embed", HtmlTag::embed},
+    {"style", HtmlTag::style},
+    {"title", HtmlTag::title},
+    {"script", HtmlTag::script},
+    {"iframe", HtmlTag::iframe},
+    {"object", HtmlTag::object},
+    {"source", HtmlTag::source},
+    {"select", HtmlTag::select},
+    {"noembed", HtmlTag::noembed},
+    {"noscript", HtmlTag::noscript},
+    {"textarea", HtmlTag::textarea},
+    {"template", HtmlTag::template_},
+    {"noframes", HtmlTag::noframes},
+    {"frameset", HtmlTag::frameset},
+    {"plaintext", HtmlTag::plaintext},
+    // Not a kind of its own, but a start tag the parser renames to img (name_ended): listed so
+    // that the fast skip leaves it to the general states.
+    {"image", HtmlTag::other},
+};
+constexpr std::size_t kShortestKnownName = 3;  // img, svg, xmp
+constexpr std::size_t kLongestKnownName = 9;   // plaintext
+
+// For names of kShortestKnownName to kLongestKnownName bytes.
+constexpr std::size_t known_tag_slot(char first, char second, char last, std::size_t length) {
+  const auto byte = [](char c) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(to_lower(c)));
+  };
+  return (byte(first) + byte(second) * 8 + byte(last) * 37 + length) & 255;
+}
+
+constexpr std::array<KnownTag, 256> kKnownTagSlots = [] {
+  std::array<KnownTag, 256> slots{};
+  for (const KnownTag& known : kKnownTags) {
+    const auto name = known.name;
+    if (name.size() < kShortestKnownName || name.size() > kLongestKnownName) {
+      throw "kKnownTags: a name outside kShortestKnownName..kLongestKnownName";
+    }
+    auto& slot = slots[known_tag_slot(name[0], name[1], name.back(), name.size())];
+    if (!slot.name.empty()) throw "kKnownTags: two names share a slot; change known_tag_slot";
+    slot = known;
+  }
+  return slots;
+}();
+
+// The entry for `name` (any case), or nullptr when it is not a known name. Inline: the fast skip
+// asks for every tag on the page.
+inline const KnownTag* find_known_tag(const char* name, std::size_t length) {
+  if (length < kShortestKnownName || length > kLongestKnownName) return nullptr;
+  const KnownTag& known =
+      kKnownTagSlots[known_tag_slot(name[0], name[1], name[length - 1], length)];
+  if (known.name.size() != length) return nullptr;
+  for (std::size_t i = 0; i < length; ++i) {
+    if (to_lower(name[i]) != known.name[i]) return nullptr;
+  }
+  return &known;
 }
 
 bool contains_name(std::span<const std::string_view> sorted, std::string_view name) {
@@ -258,51 +356,8 @@ std::size_t decode_numeric_reference(std::string_view raw, std::size_t at, std::
 }  // namespace
 
 HtmlTag html_tag_from_name(std::string_view name) {
-  // Called for every tag: dispatch on the length first.
-  switch (name.size()) {
-    case 3:
-      if (name == "img") return HtmlTag::img;
-      if (name == "svg") return HtmlTag::svg;
-      if (name == "xmp") return HtmlTag::xmp;
-      break;
-    case 4:
-      if (name == "link") return HtmlTag::link;
-      if (name == "meta") return HtmlTag::meta;
-      if (name == "body") return HtmlTag::body;
-      if (name == "head") return HtmlTag::head;
-      if (name == "math") return HtmlTag::math;
-      break;
-    case 5:
-      if (name == "video") return HtmlTag::video;
-      if (name == "audio") return HtmlTag::audio;
-      if (name == "embed") return HtmlTag::embed;
-      if (name == "style") return HtmlTag::style;
-      if (name == "title") return HtmlTag::title;
-      break;
-    case 6:
-      if (name == "script") return HtmlTag::script;
-      if (name == "iframe") return HtmlTag::iframe;
-      if (name == "object") return HtmlTag::object;
-      if (name == "source") return HtmlTag::source;
-      if (name == "select") return HtmlTag::select;
-      break;
-    case 7:
-      if (name == "noembed") return HtmlTag::noembed;
-      break;
-    case 8:
-      if (name == "noscript") return HtmlTag::noscript;
-      if (name == "textarea") return HtmlTag::textarea;
-      if (name == "template") return HtmlTag::template_;
-      if (name == "noframes") return HtmlTag::noframes;
-      if (name == "frameset") return HtmlTag::frameset;
-      break;
-    case 9:
-      if (name == "plaintext") return HtmlTag::plaintext;
-      break;
-    default:
-      break;
-  }
-  return HtmlTag::other;
+  const KnownTag* known = find_known_tag(name.data(), name.size());
+  return known != nullptr ? known->tag : HtmlTag::other;
 }
 
 std::string_view to_string(HtmlBailout reason) {
@@ -713,6 +768,15 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
   const char* const p = window_;
   const std::size_t n = window_size_;
   State state = state_;
+  const auto finish = [this](std::size_t tag_end) {
+    // Most unrecorded tags steer nothing either (finish_tag would only go back to data).
+    if (!Record && tag_ == HtmlTag::other && frames_.empty()) {
+      release_hold();
+      state_ = State::data;
+    } else {
+      finish_tag(tag_end);
+    }
+  };
   while (pos < n) {
     const char c = p[pos];
     switch (state) {
@@ -724,7 +788,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
           ++pos;
         } else if (c == '>') {
           ++pos;
-          finish_tag(pos);
+          finish(pos);
           return pos;
         } else {  // a leading '=' belongs to the name
           if constexpr (Record) begin_attribute(pos);
@@ -742,7 +806,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
         }
         ++pos;
         if (end == '>') {
-          finish_tag(pos);
+          finish(pos);
           return pos;
         }
         state = end == '='   ? State::before_attribute_value
@@ -761,7 +825,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
           ++pos;
         } else if (c == '>') {
           ++pos;
-          finish_tag(pos);
+          finish(pos);
           return pos;
         } else {
           if constexpr (Record) begin_attribute(pos);
@@ -788,7 +852,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
           ++pos;
         } else if (c == '>') {
           ++pos;
-          finish_tag(pos);
+          finish(pos);
           return pos;
         } else {
           state = State::attribute_value_unquoted;
@@ -797,12 +861,8 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
       case State::attribute_value_double_quoted:
       case State::attribute_value_single_quoted: {
         const char quote = state == State::attribute_value_double_quoted ? '"' : '\'';
-        const void* end = std::memchr(p + pos, quote, n - pos);
-        if (end == nullptr) {
-          pos = n;
-          break;
-        }
-        pos = static_cast<std::size_t>(static_cast<const char*>(end) - p);
+        pos = find_byte(p, pos, n, quote);
+        if (pos == n) break;
         if constexpr (Record) attributes_.back().value_end = relative(pos);
         state = State::after_attribute_value_quoted;
         ++pos;
@@ -814,7 +874,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
         if constexpr (Record) attributes_.back().value_end = relative(pos);
         ++pos;
         if (p[pos - 1] == '>') {
-          finish_tag(pos);
+          finish(pos);
           return pos;
         }
         state = State::before_attribute_name;
@@ -828,7 +888,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
           ++pos;
         } else if (c == '>') {
           ++pos;
-          finish_tag(pos);
+          finish(pos);
           return pos;
         } else {
           state = State::before_attribute_name;
@@ -838,7 +898,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
         if (c == '>') {
           self_closing_ = true;
           ++pos;
-          finish_tag(pos);
+          finish(pos);
           return pos;
         }
         state = State::before_attribute_name;
@@ -859,10 +919,6 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
 // caller checks; skipping a tag changes neither). Returns npos, having changed nothing, for every
 // other case (the general states then take it from the '<').
 inline std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
-  // Names of other lengths are all `other`: "img" and "svg" are the shortest known ones,
-  // "plaintext" the longest.
-  constexpr std::size_t kShortestKnownName = 3;
-  constexpr std::size_t kLongestKnownName = 9;
   const char* const p = window_;
   const std::size_t n = window_size_;
   std::size_t pos = less_than + 1;
@@ -874,13 +930,7 @@ inline std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
   while (++pos < n && (byte_class(p[pos]) & (kSpace | kSlash | kGreater)) == 0) {
   }
   if (pos >= n) return npos;  // the name may go on in the next chunk
-  const std::size_t length = pos - name_begin;
-  if (length >= kShortestKnownName && length <= kLongestKnownName) {
-    std::array<char, kLongestKnownName> name;
-    for (std::size_t i = 0; i < length; ++i) name[i] = to_lower(p[name_begin + i]);
-    const std::string_view lower(name.data(), length);
-    if (html_tag_from_name(lower) != HtmlTag::other || (!end_tag && lower == "image")) return npos;
-  }
+  if (find_known_tag(p + name_begin, pos - name_begin) != nullptr) return npos;
   const char c = p[pos];
   // finish_tag would change nothing: the state stays data and nothing is held.
   if (c == '>') return pos + 1;
@@ -911,12 +961,8 @@ void HtmlTokenizer::run() {
         const bool skip_plain_tags =
             frames_.empty() && !options_.tags_of_interest.contains(HtmlTag::other);
         while (true) {
-          const void* less_than = std::memchr(p + pos, '<', n - pos);
-          if (less_than == nullptr) {
-            pos = n;
-            break;
-          }
-          pos = static_cast<std::size_t>(static_cast<const char*>(less_than) - p);
+          pos = find_byte(p, pos, n, '<');
+          if (pos == n) break;
           const std::size_t after = skip_plain_tags ? skip_plain_tag(pos) : npos;
           if (after == npos) {
             begin_hold(pos);
@@ -932,12 +978,8 @@ void HtmlTokenizer::run() {
       case State::rcdata:
       case State::rawtext:
       case State::script_data: {
-        const void* less_than = std::memchr(p + pos, '<', n - pos);
-        if (less_than == nullptr) {
-          pos = n;
-          break;
-        }
-        pos = static_cast<std::size_t>(static_cast<const char*>(less_than) - p);
+        pos = find_byte(p, pos, n, '<');
+        if (pos == n) break;
         begin_hold(pos);
         text_state_ = state_;
         state_ = state_ == State::script_data ? State::script_less_than : State::text_less_than;
@@ -948,11 +990,10 @@ void HtmlTokenizer::run() {
         pos = n;
         break;
       case State::cdata: {
-        const void* bracket = std::memchr(p + pos, ']', n - pos);
-        pos = bracket == nullptr
-                  ? n
-                  : static_cast<std::size_t>(static_cast<const char*>(bracket) - p) + 1;
-        if (bracket != nullptr) state_ = State::cdata_bracket;
+        pos = find_byte(p, pos, n, ']');
+        if (pos == n) break;
+        state_ = State::cdata_bracket;
+        ++pos;
         break;
       }
       case State::cdata_bracket:
@@ -1234,12 +1275,9 @@ void HtmlTokenizer::run() {
         }
         break;
       case State::comment: {
-        const void* dash = std::memchr(p + pos, '-', n - pos);
-        if (dash == nullptr) {
-          pos = n;
-          break;
-        }
-        pos = static_cast<std::size_t>(static_cast<const char*>(dash) - p) + 1;
+        pos = find_byte(p, pos, n, '-');
+        if (pos == n) break;
+        ++pos;
         state_ = State::comment_end_dash;
         break;
       }
@@ -1279,12 +1317,8 @@ void HtmlTokenizer::run() {
         break;
       case State::bogus_comment:
       case State::doctype: {
-        const void* greater = std::memchr(p + pos, '>', n - pos);
-        if (greater == nullptr) {
-          pos = n;
-          break;
-        }
-        pos = static_cast<std::size_t>(static_cast<const char*>(greater) - p);
+        pos = find_byte(p, pos, n, '>');
+        if (pos == n) break;
         if (state_ == State::doctype) {
           sink_.on_doctype(comment_begin_ - 2, absolute(pos) + 1);
         } else {

@@ -276,3 +276,54 @@ title="<img src=q11>"><u x=>&lt;<img src=ok1></u><blink a="b"c='<img src=q12>'><
                                                       "<script>", "</script>",
                                                       "<img src=\"ok3\">"});
 }
+
+TEST_CASE("every element kind is known by its name in any case, also to the fast skip", "[html]") {
+  const std::pair<std::string_view, HtmlTag> kinds[] = {
+      {"iframe", HtmlTag::iframe},
+      {"script", HtmlTag::script},
+      {"img", HtmlTag::img},
+      {"embed", HtmlTag::embed},
+      {"object", HtmlTag::object},
+      {"link", HtmlTag::link},
+      {"source", HtmlTag::source},
+      {"video", HtmlTag::video},
+      {"audio", HtmlTag::audio},
+      {"body", HtmlTag::body},
+      {"head", HtmlTag::head},
+      {"meta", HtmlTag::meta},
+      {"style", HtmlTag::style},
+      {"textarea", HtmlTag::textarea},
+      {"title", HtmlTag::title},
+      {"xmp", HtmlTag::xmp},
+      {"noembed", HtmlTag::noembed},
+      {"noframes", HtmlTag::noframes},
+      {"noscript", HtmlTag::noscript},
+      {"plaintext", HtmlTag::plaintext},
+      {"select", HtmlTag::select},
+      {"frameset", HtmlTag::frameset},
+      {"template", HtmlTag::template_},
+      {"svg", HtmlTag::svg},
+      {"math", HtmlTag::math},
+  };
+  for (const auto& [name, tag] : kinds) {
+    INFO(name);
+    CHECK(html_tag_from_name(name) == tag);
+    // Upper case at the bytes the fast skip hashes, after tags it skips.
+    std::string mixed(name);
+    mixed.front() = static_cast<char>(mixed.front() - 'a' + 'A');
+    mixed[1] = static_cast<char>(mixed[1] - 'a' + 'A');
+    mixed.back() = static_cast<char>(mixed.back() - 'a' + 'A');
+    HtmlTokenizerOptions options;
+    options.tags_of_interest = {tag};
+    const bool foreign = tag == HtmlTag::svg || tag == HtmlTag::math;
+    std::string input = "<p class=x><table><";
+    input.append(mixed).append(" id=a>");
+    std::string expected = "<";
+    expected.append(name).append(" id=\"a\">").append(foreign ? "[foreign]" : "");
+    CHECK(tokens_of(input, options) == Tokens{expected});
+  }
+  for (std::string_view other : {"", "i", "table", "tbody", "section", "imgs", "scrip", "iframes",
+                                 "image", "plaintexts", "customelement"}) {
+    CHECK(html_tag_from_name(other) == HtmlTag::other);
+  }
+}
