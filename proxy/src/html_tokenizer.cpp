@@ -520,21 +520,24 @@ void HtmlTokenizer::write(std::string_view chunk) {
     return;
   }
   document_bytes_ += chunk.size();
-  const bool window_is_carry = !carry_.empty();
-  if (window_is_carry) {
-    pos_ = carry_.size();
-    carry_.append(chunk);
+  if (document_bytes_ > options_.max_document_bytes) {
     window_ = carry_.data();
     window_size_ = carry_.size();
-  } else {
+    committed_ = 0;
+    bail_out(HtmlBailout::document_too_large);
+    if (!chunk.empty()) sink_.on_bytes(chunk);
+    return;
+  }
+  bool window_is_carry = false;
+  if (carry_.empty()) {
     pos_ = 0;
     window_ = chunk.data();
     window_size_ = chunk.size();
-  }
-  committed_ = 0;
-  if (document_bytes_ > options_.max_document_bytes) {
-    bail_out(HtmlBailout::document_too_large);
-    return;
+    committed_ = 0;
+  } else {
+    const auto resumed = resume_carried_tag(chunk);
+    if (resumed == Resumed::bailed_out) return;
+    window_is_carry = resumed == Resumed::still_held;
   }
   run();
   if (bailout_ != HtmlBailout::none) return;
@@ -558,6 +561,41 @@ void HtmlTokenizer::write(std::string_view chunk) {
   }
   window_base_ += hold_;
   hold_ = 0;
+}
+
+// The tag held over from the last chunk is finished in the carry, topped up with pieces of `chunk`
+// that grow (so the copying stays in proportion to the tag); once it is over, the window moves to
+// `chunk` itself rather than copying all of it behind a few bytes of tag.
+HtmlTokenizer::Resumed HtmlTokenizer::resume_carried_tag(std::string_view chunk) {
+  constexpr std::size_t kFirstPiece = 512;
+  const std::size_t carried = carry_.size();  // scanned already: the held tag's first bytes
+  pos_ = carried;
+  committed_ = 0;
+  std::size_t taken = 0;
+  while (true) {
+    const std::size_t piece = std::min(chunk.size() - taken, std::max(taken, kFirstPiece));
+    carry_.append(chunk.substr(taken, piece));
+    taken += piece;
+    window_ = carry_.data();
+    window_size_ = carry_.size();
+    run();
+    if (bailout_ != HtmlBailout::none) {
+      if (taken < chunk.size()) sink_.on_bytes(chunk.substr(taken));
+      return Resumed::bailed_out;
+    }
+    if (hold_ == npos || hold_ >= carried) break;  // the held tag is over
+    if (taken == chunk.size()) return Resumed::still_held;
+  }
+  // The carry's bytes before whatever is held now go out; chunk[0] is carry_[carried].
+  flush_bytes(hold_ == npos ? window_size_ : hold_);
+  window_base_ += carried;
+  window_ = chunk.data();
+  window_size_ = chunk.size();
+  pos_ -= carried;
+  committed_ -= carried;
+  if (hold_ != npos) hold_ -= carried;
+  carry_.clear();
+  return Resumed::in_chunk;
 }
 
 void HtmlTokenizer::end() {
@@ -762,7 +800,9 @@ void HtmlTokenizer::finish_markup_declaration(std::size_t at) {
 
 // The states inside a tag after its name, in one tight loop with the state in a register: until
 // the tag ends (finish_tag picks the next state) or the window does (the state waits for the next
-// chunk). Without Record this is the quote-aware skip over a tag nobody asked for.
+// chunk). Without Record this is the quote-aware skip over a tag nobody asked for. The common
+// path of an attribute (name, '=', quoted value) falls through from case to case without going
+// round the loop; every case that can be entered that way reads its own byte.
 template <bool Record>
 std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
   const char* const p = window_;
@@ -778,24 +818,29 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
     }
   };
   while (pos < n) {
-    const char c = p[pos];
     switch (state) {
-      case State::before_attribute_name:
+      case State::before_attribute_name: {
+        const char c = p[pos];
         if (is_whitespace(c)) {
           ++pos;
-        } else if (c == '/') {
+          break;
+        }
+        if (c == '/') {
           state = State::self_closing_start_tag;
           ++pos;
-        } else if (c == '>') {
+          break;
+        }
+        if (c == '>') {
           ++pos;
           finish(pos);
           return pos;
-        } else {  // a leading '=' belongs to the name
-          if constexpr (Record) begin_attribute(pos);
-          state = State::attribute_name;
-          ++pos;
         }
-        break;
+        // Any other byte starts a name (a leading '=' belongs to it).
+        if constexpr (Record) begin_attribute(pos);
+        state = State::attribute_name;
+        ++pos;
+        [[fallthrough]];
+      }
       case State::attribute_name: {
         while (pos < n && byte_class(p[pos]) == 0) ++pos;
         if (pos == n) break;
@@ -809,12 +854,69 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
           finish(pos);
           return pos;
         }
-        state = end == '='   ? State::before_attribute_value
-                : end == '/' ? State::self_closing_start_tag
-                             : State::after_attribute_name;
+        if (end != '=') {
+          state = end == '/' ? State::self_closing_start_tag : State::after_attribute_name;
+          break;
+        }
+        state = State::before_attribute_value;
+        if (pos == n) break;
+        [[fallthrough]];
+      }
+      case State::before_attribute_value: {
+        const char c = p[pos];
+        if (is_whitespace(c)) {
+          ++pos;
+          break;
+        }
+        if constexpr (Record) {
+          auto& attribute = attributes_.back();
+          attribute.has_value = true;
+          attribute.quote = (c == '"' || c == '\'') ? c : 0;
+          attribute.value_begin = attribute.value_end = relative(attribute.quote ? pos + 1 : pos);
+        }
+        if (c == '>') {
+          ++pos;
+          finish(pos);
+          return pos;
+        }
+        if (c != '"' && c != '\'') {
+          state = State::attribute_value_unquoted;
+          break;
+        }
+        state =
+            c == '"' ? State::attribute_value_double_quoted : State::attribute_value_single_quoted;
+        ++pos;
+        [[fallthrough]];
+      }
+      case State::attribute_value_double_quoted:
+      case State::attribute_value_single_quoted: {
+        const char quote = state == State::attribute_value_double_quoted ? '"' : '\'';
+        pos = find_byte(p, pos, n, quote);
+        if (pos == n) break;
+        if constexpr (Record) attributes_.back().value_end = relative(pos);
+        state = State::after_attribute_value_quoted;
+        ++pos;
+        if (pos == n) break;
+        [[fallthrough]];
+      }
+      case State::after_attribute_value_quoted: {
+        const char c = p[pos];
+        if (c == '>') {
+          ++pos;
+          finish(pos);
+          return pos;
+        }
+        if (c == '/') {
+          state = State::self_closing_start_tag;
+          ++pos;
+        } else {  // whitespace is consumed, anything else starts the next name
+          state = State::before_attribute_name;
+          if (is_whitespace(c)) ++pos;
+        }
         break;
       }
-      case State::after_attribute_name:
+      case State::after_attribute_name: {
+        const char c = p[pos];
         if (is_whitespace(c)) {
           ++pos;
         } else if (c == '/') {
@@ -833,40 +935,6 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
           ++pos;
         }
         break;
-      case State::before_attribute_value:
-        if (is_whitespace(c)) {
-          ++pos;
-          break;
-        }
-        if constexpr (Record) {
-          auto& attribute = attributes_.back();
-          attribute.has_value = true;
-          attribute.quote = (c == '"' || c == '\'') ? c : 0;
-          attribute.value_begin = attribute.value_end = relative(attribute.quote ? pos + 1 : pos);
-        }
-        if (c == '"') {
-          state = State::attribute_value_double_quoted;
-          ++pos;
-        } else if (c == '\'') {
-          state = State::attribute_value_single_quoted;
-          ++pos;
-        } else if (c == '>') {
-          ++pos;
-          finish(pos);
-          return pos;
-        } else {
-          state = State::attribute_value_unquoted;
-        }
-        break;
-      case State::attribute_value_double_quoted:
-      case State::attribute_value_single_quoted: {
-        const char quote = state == State::attribute_value_double_quoted ? '"' : '\'';
-        pos = find_byte(p, pos, n, quote);
-        if (pos == n) break;
-        if constexpr (Record) attributes_.back().value_end = relative(pos);
-        state = State::after_attribute_value_quoted;
-        ++pos;
-        break;
       }
       case State::attribute_value_unquoted:
         while (pos < n && (byte_class(p[pos]) & (kSpace | kGreater)) == 0) ++pos;
@@ -879,23 +947,8 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
         }
         state = State::before_attribute_name;
         break;
-      case State::after_attribute_value_quoted:
-        if (is_whitespace(c)) {
-          state = State::before_attribute_name;
-          ++pos;
-        } else if (c == '/') {
-          state = State::self_closing_start_tag;
-          ++pos;
-        } else if (c == '>') {
-          ++pos;
-          finish(pos);
-          return pos;
-        } else {
-          state = State::before_attribute_name;
-        }
-        break;
       case State::self_closing_start_tag:
-        if (c == '>') {
+        if (p[pos] == '>') {
           self_closing_ = true;
           ++pos;
           finish(pos);

@@ -67,6 +67,29 @@ TEST_CASE("tokens of a tricky page are the same for every split point", "[html]"
   check_split_invariance(kTrickyPage);
 }
 
+TEST_CASE("tags held across a chunk boundary that end far into the next chunk", "[html]") {
+  // Tags and text longer than the pieces a held tag is finished with, of interest and not,
+  // before and after the cut, and a tag starting right where a piece ends.
+  std::string page = "<div title=\"" + std::string(1500, 'a') + "\">";
+  page += "<img src=\"" + std::string(1200, 'b') + "\" alt=x>";
+  page += "<p>" + std::string(600, 't') + "<!--" + std::string(700, '-') + "-->";
+  page += "<script>" + std::string(900, 's') + "</script>";
+  page += "<section data-x='" + std::string(510, 'c') + "'><iframe src=y></iframe>";
+  page += kTrickyPage;
+  HtmlTokenizerOptions rewriter_kinds;
+  rewriter_kinds.tags_of_interest = {HtmlTag::img, HtmlTag::iframe, HtmlTag::script, HtmlTag::body};
+  for (const auto& options : {all_tags(), rewriter_kinds}) {
+    check_split_invariance(page, options);
+    const auto whole = tokenize(page, {}, options);
+    for (std::size_t cut = 0; cut + 700 <= page.size(); cut += 7) {
+      INFO("cuts at " << cut << " and " << cut + 700);
+      const auto split = tokenize(page, {cut, cut + 700}, options);
+      REQUIRE(split.bytes == page);
+      REQUIRE(split.tokens == whole.tokens);
+    }
+  }
+}
+
 TEST_CASE("a page fed in chunks of every size up to 64 bytes gives the same tokens", "[html]") {
   const auto whole = tokenize(kTrickyPage, {});
   for (std::size_t chunk = 1; chunk <= 64; ++chunk) {

@@ -176,6 +176,10 @@ class HtmlTokenizer {
     bool integration_point;
   };
 
+  // Where resume_carried_tag left the window.
+  enum class Resumed : std::uint8_t { in_chunk, still_held, bailed_out };
+
+  Resumed resume_carried_tag(std::string_view chunk);
   void run();
   template <bool Record>
   std::size_t scan_tag(std::size_t pos);
