@@ -24,6 +24,8 @@ constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
 // Byte classes for the tight loops inside tags.
 enum : std::uint8_t { kSpace = 1, kSlash = 2, kGreater = 4, kEquals = 8 };
+// What ends a tag name (an attribute name also ends at '=').
+constexpr std::uint8_t kEndsName = kSpace | kSlash | kGreater;
 constexpr std::array<std::uint8_t, 256> kByteClass = [] {
   std::array<std::uint8_t, 256> table{};
   for (char c : {' ', '\n', '\t', '\f', '\r'}) table[static_cast<unsigned char>(c)] = kSpace;
@@ -514,6 +516,21 @@ void HtmlTokenizer::bail_out(HtmlBailout reason) {
   carry_.shrink_to_fit();
 }
 
+void HtmlTokenizer::set_window(const char* data, std::size_t size) {
+  // Whitespace, '/' or '>' is rarely far from the end of a piece of HTML; when it is, the name
+  // loops just keep their bounds checks.
+  constexpr std::size_t kLookBack = 64;
+  window_ = data;
+  window_size_ = size;
+  name_stop_end_ = 0;
+  for (std::size_t i = size; i > 0 && size - i < kLookBack; --i) {
+    if ((byte_class(data[i - 1]) & kEndsName) != 0) {
+      name_stop_end_ = i;
+      break;
+    }
+  }
+}
+
 void HtmlTokenizer::write(std::string_view chunk) {
   if (bailout_ != HtmlBailout::none) {
     if (!chunk.empty()) sink_.on_bytes(chunk);
@@ -521,8 +538,7 @@ void HtmlTokenizer::write(std::string_view chunk) {
   }
   document_bytes_ += chunk.size();
   if (document_bytes_ > options_.max_document_bytes) {
-    window_ = carry_.data();
-    window_size_ = carry_.size();
+    set_window(carry_.data(), carry_.size());
     committed_ = 0;
     bail_out(HtmlBailout::document_too_large);
     if (!chunk.empty()) sink_.on_bytes(chunk);
@@ -531,8 +547,7 @@ void HtmlTokenizer::write(std::string_view chunk) {
   bool window_is_carry = false;
   if (carry_.empty()) {
     pos_ = 0;
-    window_ = chunk.data();
-    window_size_ = chunk.size();
+    set_window(chunk.data(), chunk.size());
     committed_ = 0;
   } else {
     const auto resumed = resume_carried_tag(chunk);
@@ -576,8 +591,7 @@ HtmlTokenizer::Resumed HtmlTokenizer::resume_carried_tag(std::string_view chunk)
     const std::size_t piece = std::min(chunk.size() - taken, std::max(taken, kFirstPiece));
     carry_.append(chunk.substr(taken, piece));
     taken += piece;
-    window_ = carry_.data();
-    window_size_ = carry_.size();
+    set_window(carry_.data(), carry_.size());
     run();
     if (bailout_ != HtmlBailout::none) {
       if (taken < chunk.size()) sink_.on_bytes(chunk.substr(taken));
@@ -589,8 +603,7 @@ HtmlTokenizer::Resumed HtmlTokenizer::resume_carried_tag(std::string_view chunk)
   // The carry's bytes before whatever is held now go out; chunk[0] is carry_[carried].
   flush_bytes(hold_ == npos ? window_size_ : hold_);
   window_base_ += carried;
-  window_ = chunk.data();
-  window_size_ = chunk.size();
+  set_window(chunk.data(), chunk.size());
   pos_ -= carried;
   committed_ -= carried;
   if (hold_ != npos) hold_ -= carried;
@@ -600,8 +613,7 @@ HtmlTokenizer::Resumed HtmlTokenizer::resume_carried_tag(std::string_view chunk)
 
 void HtmlTokenizer::end() {
   if (bailout_ != HtmlBailout::none) return;
-  window_ = carry_.data();
-  window_size_ = carry_.size();
+  set_window(carry_.data(), carry_.size());
   committed_ = 0;
   const std::uint64_t eof = absolute(window_size_);
   switch (state_) {
@@ -798,6 +810,19 @@ void HtmlTokenizer::finish_markup_declaration(std::size_t at) {
   }
 }
 
+// The first offset from `pos` on whose byte is in `ends` (kEndsName and maybe more), or the
+// window's end. Before name_stop_end_ the loop needs no bounds check: it stops at that byte at
+// the latest.
+inline std::size_t HtmlTokenizer::find_name_end(std::size_t pos, std::uint8_t ends) const {
+  const char* const p = window_;
+  if (pos < name_stop_end_) {
+    while ((byte_class(p[pos]) & ends) == 0) ++pos;
+    return pos;
+  }
+  while (pos < window_size_ && (byte_class(p[pos]) & ends) == 0) ++pos;
+  return pos;
+}
+
 // The states inside a tag after its name, in one tight loop with the state in a register: until
 // the tag ends (finish_tag picks the next state) or the window does (the state waits for the next
 // chunk). Without Record this is the quote-aware skip over a tag nobody asked for. The common
@@ -842,7 +867,7 @@ std::size_t HtmlTokenizer::scan_tag(std::size_t pos) {
         [[fallthrough]];
       }
       case State::attribute_name: {
-        while (pos < n && byte_class(p[pos]) == 0) ++pos;
+        pos = find_name_end(pos, kEndsName | kEquals);
         if (pos == n) break;
         const char end = p[pos];
         if constexpr (Record) {
@@ -980,9 +1005,8 @@ inline std::size_t HtmlTokenizer::skip_plain_tag(std::size_t less_than) {
   if (pos >= n || !is_alpha(p[pos])) return npos;
   const std::size_t name_begin = pos;
   // Only whitespace, '/' and '>' end a tag name: '=' and quotes are part of it.
-  while (++pos < n && (byte_class(p[pos]) & (kSpace | kSlash | kGreater)) == 0) {
-  }
-  if (pos >= n) return npos;  // the name may go on in the next chunk
+  pos = find_name_end(pos + 1, kEndsName);
+  if (pos == n) return npos;  // the name may go on in the next chunk
   if (find_known_tag(p + name_begin, pos - name_begin) != nullptr) return npos;
   const char c = p[pos];
   // finish_tag would change nothing: the state stays data and nothing is held.

@@ -180,6 +180,8 @@ class HtmlTokenizer {
   enum class Resumed : std::uint8_t { in_chunk, still_held, bailed_out };
 
   Resumed resume_carried_tag(std::string_view chunk);
+  void set_window(const char* data, std::size_t size);
+  std::size_t find_name_end(std::size_t pos, std::uint8_t ends) const;
   void run();
   template <bool Record>
   std::size_t scan_tag(std::size_t pos);
@@ -208,6 +210,9 @@ class HtmlTokenizer {
   std::string carry_;
   const char* window_ = nullptr;
   std::size_t window_size_ = 0;
+  // One past the window's last whitespace, '/' or '>' (0: none near its end): name loops that
+  // start before it need no bounds check.
+  std::size_t name_stop_end_ = 0;
   std::size_t pos_ = 0;
   std::size_t committed_ = 0;  // window bytes before this went to the sink already
   std::size_t hold_ = npos;    // start of a tag that may still be delivered as a token
