@@ -1,6 +1,7 @@
 #include "veil/proxy/html_rewriter.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace veil::proxy {
@@ -10,8 +11,15 @@ char to_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
 }
 
+// The bytes append_html_escaped replaces; a table because placeholders and banners escape
+// kilobytes of text per page.
+constexpr std::array<bool, 256> kEscaped = [] {
+  std::array<bool, 256> table{};
+  for (char c : {'&', '<', '>', '"', '\''}) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
 bool is_escaped(char c) {
-  return c == '&' || c == '<' || c == '>' || c == '"' || c == '\'';
+  return kEscaped[static_cast<unsigned char>(c)];
 }
 
 bool needs_decoding(char c) {
@@ -28,16 +36,16 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 
 // Names a caller may write: no byte that would end the name or the tag.
 std::string valid_attribute_name(std::string_view name) {
-  std::string lower;
-  for (char c : name) {
+  if (name.empty()) throw std::invalid_argument("empty HTML attribute name");
+  std::string lower(name);
+  for (char& c : lower) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7F || c == '"' || c == '\'' || c == '<' || c == '>' || c == '/' ||
         c == '=') {
       throw std::invalid_argument("invalid HTML attribute name '" + std::string(name) + "'");
     }
-    lower += to_lower(c);
+    c = to_lower(c);
   }
-  if (lower.empty()) throw std::invalid_argument("empty HTML attribute name");
   return lower;
 }
 
