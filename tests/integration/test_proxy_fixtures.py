@@ -109,7 +109,8 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(size))
             self.send_header("Content-Type", "application/octet-stream")
             self.end_headers()
-            block = b"x" * (1 << 16)
+            # Byte k of the body is k % 256, so that a client can check every byte's place.
+            block = bytes(range(256)) * 256
             left = size
             while left:
                 n = min(left, len(block))
