@@ -21,6 +21,14 @@ void append_hex_escape(std::string& out, unsigned char byte) {
 
 // nginx's default log escaping (ngx_http_log_escape): everything but printable ASCII, plus `"`
 // and `\`, becomes `\xXX`, so that a field can never break out of its quotes or the line.
+constexpr std::array<bool, 256> kCombinedEscaped = [] {
+  std::array<bool, 256> escaped{};
+  for (int byte = 0; byte < 256; ++byte) {
+    escaped[byte] = byte < 0x20 || byte >= 0x7F || byte == '"' || byte == '\\';
+  }
+  return escaped;
+}();
+
 void append_combined_field(std::string& out, std::string_view text) {
   if (text.empty()) {
     out += '-';
@@ -30,7 +38,7 @@ void append_combined_field(std::string& out, std::string_view text) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte >= 0x20 && byte < 0x7F && byte != '"' && byte != '\\') continue;
+    if (!kCombinedEscaped[byte]) continue;
     out.append(text, run, i - run);
     append_hex_escape(out, byte);
     run = i + 1;
@@ -130,19 +138,6 @@ void append_integer(std::string& out, Integer value, int min_digits = 1) {
   out.append(buffer, result.ptr);
 }
 
-// Calendar fields of the second `time` falls in; the last second's are kept per thread, since
-// lines come many to a second and gmtime_r takes a lock.
-const std::tm& utc_time(std::chrono::system_clock::time_point time) {
-  thread_local std::time_t cached_second = -1;
-  thread_local std::tm fields{};
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  if (seconds != cached_second) {
-    gmtime_r(&seconds, &fields);
-    cached_second = seconds;
-  }
-  return fields;
-}
-
 // `23/Nov/2026:09:36:15 +0000`
 void append_clf_time(std::string& out, const std::tm& t) {
   static constexpr std::array<std::string_view, 12> kMonths{
@@ -177,10 +172,35 @@ void append_iso_time(std::string& out, const std::tm& t) {
   out += "+00:00";
 }
 
+// The timestamp of the second `time` falls in, spelt for `format`. The last second's text is kept
+// per thread: lines come many to a second, gmtime_r takes a lock, and formatting the fields cost
+// more than the rest of a short line.
+std::string_view timestamp(std::chrono::system_clock::time_point time, LogFormat format) {
+  struct Second {
+    std::time_t seconds = -1;
+    std::string text;
+  };
+  thread_local std::array<Second, 2> last;  // combined, json
+  Second& cached = last[format == LogFormat::json ? 1 : 0];
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  if (seconds != cached.seconds) {
+    std::tm fields{};
+    gmtime_r(&seconds, &fields);
+    cached.text.clear();
+    if (format == LogFormat::json) {
+      append_iso_time(cached.text, fields);
+    } else {
+      append_clf_time(cached.text, fields);
+    }
+    cached.seconds = seconds;
+  }
+  return cached.text;
+}
+
 void append_combined(const AccessRecord& record, std::string& out) {
   append_combined_field(out, record.client_address);
   out += " - - [";
-  append_clf_time(out, utc_time(record.time));
+  out += timestamp(record.time, LogFormat::combined);
   out += "] \"";
   append_combined_field(out, record.method);
   out += ' ';
@@ -202,7 +222,7 @@ void append_combined(const AccessRecord& record, std::string& out) {
 
 void append_json(const AccessRecord& record, std::string& out) {
   out += "{\"time_iso8601\":\"";
-  append_iso_time(out, utc_time(record.time));
+  out += timestamp(record.time, LogFormat::json);
   out += "\",\"remote_addr\":";
   append_json_string(out, record.client_address);
   out += ",\"request_method\":";
