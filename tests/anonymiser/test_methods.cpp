@@ -1,6 +1,9 @@
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -312,4 +315,37 @@ TEST_CASE("clones map like their prototype", "[methods]") {
   auto copy = prototype.clone();
   auto address = *IpAddress::parse("198.51.100.7");
   CHECK(copy->map(address, 20000) == prototype.map(address, 20000));
+}
+
+TEST_CASE("remembered results equal fresh ones, also when the memory overflows", "[methods]") {
+  // More distinct addresses than the result cache holds, mapped three times each in a shuffled
+  // order: hits in either way of a set, evictions and IPv4 / IPv4-mapped / IPv4-compatible
+  // twins must all give what the first, uncached mapping gave.
+  const MasterKey key = key_from_hex("000102030405060708090a0b0c0d0e0f");
+  std::mt19937_64 random(99);
+  std::vector<IpAddress> addresses;
+  for (std::uint32_t i = 0; i < 100000; ++i) {
+    const auto v4 = IpAddress::v4(static_cast<std::uint32_t>(random()));
+    addresses.push_back(v4);
+    if (i % 4 == 0) addresses.push_back(v4.to_v4_mapped());
+    if (i % 4 == 1) {
+      std::array<std::uint8_t, 16> bytes{};
+      std::copy(v4.bytes().begin() + 12, v4.bytes().end(), bytes.begin() + 12);
+      addresses.push_back(IpAddress::v6(bytes));  // ::a.b.c.d is not the IPv4 address a.b.c.d
+    }
+  }
+  auto first_sight = make(Method::ipcrypt, key);
+  std::vector<IpAddress> expected;
+  for (const auto& address : addresses) expected.push_back(first_sight.map(address, 0));
+  std::vector<std::size_t> order;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < addresses.size(); ++i) order.push_back(i);
+  }
+  std::shuffle(order.begin(), order.end(), random);
+  auto remembering = make(Method::ipcrypt, key);
+  std::size_t differing = 0;
+  for (std::size_t i : order) {
+    if (remembering.map(addresses[i], 0) != expected[i]) ++differing;
+  }
+  CHECK(differing == 0);
 }
