@@ -160,6 +160,24 @@ struct AddressAnonymiser::Impl {
     if (!address.zone().empty()) result.set_zone(address.zone());
     return result;
   }
+
+  // The mapping of `token`, written as the token was (percent-encoded colons included).
+  void append_mapped(const AddressToken& token, Day day, std::string& out) {
+    char buffer[IpAddress::kMaxTextLength];
+    std::size_t length = map(token.address, day).format(buffer);
+    if (!token.encoded_colon_letter) {
+      out.append(buffer, length);
+      return;
+    }
+    for (std::size_t i = 0; i < length; ++i) {
+      if (buffer[i] == ':') {
+        out += "%3";
+        out += token.encoded_colon_letter;
+      } else {
+        out += buffer[i];
+      }
+    }
+  }
 };
 
 AddressAnonymiser::AddressAnonymiser(const AnonymiseSettings& settings, const MasterKey& key)
@@ -176,6 +194,12 @@ IpAddress AddressAnonymiser::map(const IpAddress& address, Day day) {
   return impl_->map(address, day);
 }
 
+bool AddressAnonymiser::rewrite_whole_address(std::string_view text, Day day, std::string& out) {
+  auto token = whole_address(text);
+  if (token) impl_->append_mapped(*token, day, out);
+  return token.has_value();
+}
+
 std::size_t AddressAnonymiser::rewrite_addresses(std::string_view text, Day day, std::string& out) {
   constexpr std::size_t kShortText = 16;  // below one chunk of the scanner
   if (text.size() < kShortText && !may_hold_address(text)) {
@@ -185,20 +209,7 @@ std::size_t AddressAnonymiser::rewrite_addresses(std::string_view text, Day day,
   std::size_t copied = 0, replaced = 0;
   while (auto token = find_next_address(text, copied)) {
     out.append(text.data() + copied, token->begin - copied);
-    char buffer[IpAddress::kMaxTextLength];
-    std::size_t length = map(token->address, day).format(buffer);
-    if (token->encoded_colon_letter) {
-      for (std::size_t i = 0; i < length; ++i) {
-        if (buffer[i] == ':') {
-          out += "%3";
-          out += token->encoded_colon_letter;
-        } else {
-          out += buffer[i];
-        }
-      }
-    } else {
-      out.append(buffer, length);
-    }
+    impl_->append_mapped(*token, day, out);
     copied = token->end;
     ++replaced;
   }

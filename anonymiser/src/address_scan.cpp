@@ -179,6 +179,22 @@ bool match_around(std::string_view text, std::size_t anchor, std::size_t untried
 
 }  // namespace
 
+std::optional<AddressToken> whole_address(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (is_digit(text[0])) {
+    // All of the text a dotted quad (octets of at most three digits, as three_octets_follow
+    // wants): the scanner's token starts at its first digit and ends with the text.
+    AddressToken token;
+    if (parse_ipv4_prefix(text, token.address) == text.size()) {
+      token.end = text.size();
+      return token;
+    }
+  }
+  auto token = find_next_address(text, 0);
+  if (token && token->begin == 0 && token->end == text.size()) return token;
+  return std::nullopt;
+}
+
 std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from) {
   AddressToken token;
   // Starts already tried for an earlier anchor are not tried again.

@@ -226,6 +226,16 @@ struct LineAnonymiser::Impl {
           pos = span.end;
           break;
         case FieldRole::client:
+          if (stands_alone(line, span)) {
+            // Usually a bare address: rewritten without scanning the text around it.
+            scan_up_to(span.begin);
+            pos = span.begin;
+            if (addresses.rewrite_whole_address(field, day, out)) {
+              ++stats.addresses;
+              pos = span.end;
+              break;
+            }
+          }
           if (auto suffix = hostname_suffix(field)) {
             scan_up_to(span.begin);
             out.append(*suffix);

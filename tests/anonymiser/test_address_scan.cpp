@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <cctype>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -344,4 +345,36 @@ TEST_CASE("an IPv6 address before a full stop is found whole", "[fuzz_regression
   std::string out;
   truncating.rewrite_addresses("from 2001:db8:1:2::1:2. Next", 0, out);
   CHECK(out == "from 2001:db8:1::. Next");
+}
+
+TEST_CASE("property: whole_address is find_next_address over all of the text", "[address_scan]") {
+  // Short texts from the bytes addresses are made of, leading zeros, long octets and stray
+  // separators included: the quick dotted-quad path must agree with the scanner everywhere.
+  std::mt19937_64 random(5952);
+  constexpr std::string_view kBytes = "0123456789....::abcdefABCDEF%3Ax";
+  std::size_t whole = 0;
+  for (int n = 0; n < 200000; ++n) {
+    std::string text;
+    if (n % 2 == 0) {
+      for (int octet = 0; octet < 4; ++octet) {
+        if (octet > 0) text += '.';
+        if (random() % 8 == 0) text += '0';
+        text += std::to_string(random() % 300);
+      }
+    } else {
+      const std::size_t length = 1 + random() % 20;
+      for (std::size_t i = 0; i < length; ++i) text += kBytes[random() % kBytes.size()];
+    }
+    const auto found = find_next_address(text, 0);
+    const bool expected = found && found->begin == 0 && found->end == text.size();
+    const auto quick = whole_address(text);
+    INFO(text);
+    REQUIRE(quick.has_value() == expected);
+    if (expected) {
+      ++whole;
+      CHECK(quick->address == found->address);
+      CHECK(quick->encoded_colon_letter == found->encoded_colon_letter);
+    }
+  }
+  CHECK(whole > 10000);
 }

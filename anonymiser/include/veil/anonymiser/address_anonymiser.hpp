@@ -58,6 +58,11 @@ class AddressAnonymiser {
   // What counts as an address token is documented in src/address_scan.hpp.
   std::size_t rewrite_addresses(std::string_view text, Day day, std::string& out);
 
+  // When all of `text` is one address token and spaces, quotes or the ends of the line delimit it
+  // (a log line's client field), appends what rewrite_addresses would and returns true; otherwise
+  // appends nothing and returns false.
+  bool rewrite_whole_address(std::string_view text, Day day, std::string& out);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
