@@ -198,8 +198,11 @@ class AccessLogParser final : public LineParser {
                          ParsedLine& out) {
     auto request = line.substr(begin, end - begin);
     auto first_space = next_space(request, 0);
-    auto last_space = request.rfind(' ');
     if (first_space < request.size()) {
+      // memrchr, not rfind, which steps back one byte at a time; the first space is there at least.
+      const auto* last_space_at =
+          static_cast<const char*>(memrchr(request.data(), ' ', request.size()));
+      const auto last_space = static_cast<std::size_t>(last_space_at - request.data());
       begin += first_space + 1;
       if (last_space > first_space) end = begin + (last_space - first_space - 1);
     }
