@@ -115,9 +115,10 @@ class EmbedTransform final : public BodyTransform {
     if (encoding == BodyEncoding::gzip) decoder_.emplace();
     if (encode) encoder_.emplace();
   }
+  bool reads_only() const override { return !enforce_; }
+
   void transform(std::string_view chunk, std::string& out) override {
     if (!enforce_) {
-      out.append(chunk);
       scan(chunk);
       return;
     }

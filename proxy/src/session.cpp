@@ -191,9 +191,13 @@ bool has_no_body(unsigned status) {
 class TransformChain {
  public:
   void add(std::unique_ptr<BodyTransform> transform) {
-    if (transform) transforms_.push_back(std::move(transform));
+    if (!transform) return;
+    changes_body_ = changes_body_ || !transform->reads_only();
+    transforms_.push_back(std::move(transform));
   }
   bool empty() const { return transforms_.empty(); }
+  // False when every transform only reads: the body passes as it came.
+  bool changes_body() const { return changes_body_; }
 
   // The output for the next `piece` of the body; when `last`, the transforms finish too.
   std::string_view transform(std::string_view piece, bool last) { return run(0, piece, last); }
@@ -209,12 +213,13 @@ class TransformChain {
       out.clear();
       if (!current.empty()) transforms_[i]->transform(current, out);
       if (finishing) transforms_[i]->finish(out);
-      current = out;
+      if (!transforms_[i]->reads_only()) current = out;
     }
     return current;
   }
 
   std::vector<std::unique_ptr<BodyTransform>> transforms_;
+  bool changes_body_ = false;
   std::vector<std::string> outputs_;
 };
 
@@ -859,7 +864,7 @@ class ClientSession final : public SessionControl,
       if (const auto length = parser.content_length()) {
         exchange.response.set(http::field::content_length, std::to_string(*length));
       }
-    } else if (transforms.empty() && parser.content_length()) {
+    } else if (!transforms.changes_body() && parser.content_length()) {
       framing = Framing::content_length;
       exchange.response.set(http::field::content_length, std::to_string(*parser.content_length()));
     } else if (client_version() == 11) {

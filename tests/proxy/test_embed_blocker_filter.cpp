@@ -59,13 +59,20 @@ struct Chain {
     blocker.on_response_head(exchange);
     Proxied proxied;
     auto transform = blocker.response_body_transform(exchange);
+    proxied.body = std::string(body);
     if (transform) {
+      std::string out;
       for (std::size_t at = 0; at < body.size(); at += chunk) {
-        transform->transform(body.substr(at, chunk), proxied.body);
+        transform->transform(body.substr(at, chunk), out);
       }
-      transform->finish(proxied.body);
-    } else {
-      proxied.body = std::string(body);
+      transform->finish(out);
+      // As the core does: a transform that only reads writes nothing, and the body passes as it
+      // came.
+      if (transform->reads_only()) {
+        CHECK(out.empty());
+      } else {
+        proxied.body = std::move(out);
+      }
     }
     proxied.head = exchange.response;
     return proxied;

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <mutex>
 #include <string>
 
 #include "server_core.hpp"
@@ -67,10 +68,37 @@ class UppercaseBody final : public BodyTransform {
   void finish(std::string& out) override { out += "!"; }
 };
 
+// What a BodyWatcher saw; written on a proxy thread, read by the test.
+struct Watched {
+  std::mutex mutex;
+  std::string text;
+  std::string get() {
+    std::lock_guard lock(mutex);
+    return text;
+  }
+  void add(std::string_view more) {
+    std::lock_guard lock(mutex);
+    text += more;
+  }
+};
+
+// Reads the body without changing it, as a report-only check does.
+class BodyWatcher final : public BodyTransform {
+ public:
+  explicit BodyWatcher(Watched& seen) : seen_(seen) {}
+  void transform(std::string_view chunk, std::string&) override { seen_.add(chunk); }
+  void finish(std::string&) override { seen_.add("<end>"); }
+  bool reads_only() const override { return true; }
+
+ private:
+  Watched& seen_;
+};
+
 class TestFilter final : public Filter {
  public:
   std::atomic<int> completed{0};
   std::atomic<bool> saw_loopback_client{false};
+  Watched watched;
 
   void on_request(Exchange& exchange) override {
     saw_loopback_client = exchange.client_address.to_string() == "127.0.0.1";
@@ -78,6 +106,7 @@ class TestFilter final : public Filter {
   }
   void on_response_head(Exchange& exchange) override { exchange.response.set("X-Seen", "1"); }
   std::unique_ptr<BodyTransform> response_body_transform(Exchange& exchange) override {
+    if (exchange.request.target() == "/watch") return std::make_unique<BodyWatcher>(watched);
     if (exchange.request.target() != "/shout") return nullptr;
     return std::make_unique<UppercaseBody>();
   }
@@ -135,6 +164,14 @@ TEST_CASE("filters see, edit and transform exchanges; local handlers answer insi
         round_trip(port, "GET /plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     CHECK(response.find("Content-Length: 21\r\n") != std::string::npos);
     CHECK(response.ends_with("\r\n\r\nhello from the origin"));
+  }
+  SECTION("a transform that only reads sees the body, which keeps the origin's length and bytes") {
+    const std::string response =
+        round_trip(port, "GET /watch HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    CHECK(response.find("Content-Length: 21\r\n") != std::string::npos);
+    CHECK(response.find("Transfer-Encoding") == std::string::npos);
+    CHECK(response.ends_with("\r\n\r\nhello from the origin"));
+    CHECK(filter->watched.get() == "hello from the origin<end>");
   }
   SECTION("a local handler gets the body and its response goes through on_response_head") {
     const std::string response =

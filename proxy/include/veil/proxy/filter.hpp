@@ -37,6 +37,9 @@ class BodyTransform {
   virtual void transform(std::string_view chunk, std::string& out) = 0;
   // End of body: appends whatever was held back.
   virtual void finish(std::string& out) = 0;
+  // True when the transform only reads the body (a report-only check) and appends nothing: the
+  // client then gets the origin's bytes with the origin's framing.
+  virtual bool reads_only() const { return false; }
 };
 
 // One request and its response. Lives for one exchange on one connection; never shared across
