@@ -15,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "text.hpp"
 #include "veil/policies/http_date.hpp"
 
 namespace veil::proxy {
@@ -25,18 +26,6 @@ namespace {
 constexpr std::string_view kSignInPath = "/sign-in";
 constexpr auto kSessionLifetime = std::chrono::days(30);
 constexpr auto kRememberLifetime = std::chrono::days(365);
-
-char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view header_value(const LocalRequest& request, std::string_view name) {
   for (const auto& [key, value] : request.headers) {

@@ -4,6 +4,7 @@
 #include <array>
 #include <utility>
 
+#include "text.hpp"
 #include "veil/anonymiser/hex.hpp"
 #include "veil/proxy/consent_pages.hpp"
 
@@ -13,23 +14,13 @@ namespace {
 using anonymiser::hex_value;
 using policies::EmbedRule;
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-bool iequals(std::string_view text, std::string_view lower_case) {
-  if (text.size() != lower_case.size()) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (lower(text[i]) != lower_case[i]) return false;
-  }
-  return true;
-}
-
 bool is_ascii_whitespace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
-std::string_view trim(std::string_view text) {
+// HTML's whitespace and NULs (URL attributes), not HTTP's optional whitespace as trim() in
+// text.hpp.
+std::string_view trim_html_space(std::string_view text) {
   while (!text.empty() && (is_ascii_whitespace(text.front()) || text.front() == '\0')) {
     text.remove_prefix(1);
   }
@@ -52,10 +43,10 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 2> kTagCalls
 
 bool is_javascript_type(std::optional<std::string_view> type) {
   if (!type) return true;
-  const auto value = trim(*type);
+  const auto value = trim_html_space(*type);
   if (value.empty()) return true;
   std::string lowered;
-  for (char c : value) lowered += lower(c);
+  for (char c : value) lowered += to_lower(c);
   return lowered == "module" || lowered.find("javascript") != std::string::npos ||
          lowered.find("ecmascript") != std::string::npos || lowered == "text/jscript";
 }
@@ -66,7 +57,7 @@ bool has_link_fetch_rel(std::string_view rel) {
     std::size_t end = 0;
     while (end < rel.size() && !is_ascii_whitespace(rel[end])) ++end;
     std::string token;
-    for (char c : rel.substr(0, end)) token += lower(c);
+    for (char c : rel.substr(0, end)) token += to_lower(c);
     rel.remove_prefix(end);
     for (std::string_view fetching : {"preconnect", "dns-prefetch", "stylesheet", "preload",
                                       "prefetch", "modulepreload", "icon"}) {
@@ -80,7 +71,7 @@ bool has_link_fetch_rel(std::string_view rel) {
 
 std::optional<std::string> url_host(std::string_view url) {
   // The URL parser drops leading/trailing C0 controls and spaces, and tabs/newlines anywhere.
-  url = trim(url);
+  url = trim_html_space(url);
   std::string cleaned;
   if (std::any_of(url.begin(), url.end(),
                   [](char c) { return c == '\t' || c == '\n' || c == '\r'; })) {
@@ -123,11 +114,11 @@ std::optional<std::string> url_host(std::string_view url) {
     for (std::size_t i = 0; i < authority.size(); ++i) {
       if (authority[i] == '%' && i + 2 < authority.size() && hex_value(authority[i + 1]) >= 0 &&
           hex_value(authority[i + 2]) >= 0) {
-        host += lower(
+        host += to_lower(
             static_cast<char>(hex_value(authority[i + 1]) * 16 + hex_value(authority[i + 2])));
         i += 2;
       } else {
-        host += lower(authority[i]);
+        host += to_lower(authority[i]);
       }
     }
     while (host.ends_with('.')) host.pop_back();
@@ -156,7 +147,7 @@ const EmbedRule* inline_script_rule(const policies::Policy& policy, std::string_
     // ".google-analytics.com" (a host glued to a variable prefix) stands for some subdomain.
     token.clear();
     if (word.starts_with('.')) token += 'x';
-    for (char c : word) token += lower(c);
+    for (char c : word) token += to_lower(c);
     while (token.ends_with('.')) token.pop_back();
     if (const auto* rule = blocked(token)) return rule;
   }
@@ -200,7 +191,7 @@ const EmbedRule* EmbedHtmlRewrite::blocked_srcset_rule(
   std::string_view rest = *srcset;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
-    auto candidate = trim(rest.substr(0, comma));
+    auto candidate = trim_html_space(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     std::size_t end = 0;
     while (end < candidate.size() && !is_ascii_whitespace(candidate[end])) ++end;
@@ -252,7 +243,7 @@ void EmbedHtmlRewrite::handle(HtmlElement& element) {
       EmbedPlaceholder placeholder;
       placeholder.provider = rule->provider;
       placeholder.category = rule->category;
-      placeholder.content_url = trim(element.attribute("src").value_or(""));
+      placeholder.content_url = trim_html_space(element.attribute("src").value_or(""));
       placeholder.width = element.attribute("width").value_or("");
       placeholder.height = element.attribute("height").value_or("");
       placeholder.return_path = settings_.return_path;

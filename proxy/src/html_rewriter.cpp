@@ -4,12 +4,9 @@
 #include <array>
 #include <stdexcept>
 
+#include "text.hpp"
 namespace veil::proxy {
 namespace {
-
-char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
-}
 
 // The bytes append_html_escaped replaces; a table because placeholders and banners escape
 // kilobytes of text per page.
@@ -24,14 +21,6 @@ bool is_escaped(char c) {
 
 bool needs_decoding(char c) {
   return c == '&' || c == '\r' || c == '\0';
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
 }
 
 // Names a caller may write: no byte that would end the name or the tag.
@@ -96,7 +85,7 @@ std::optional<std::string_view> HtmlElement::attribute(std::string_view name) co
   const std::string_view raw(raw_);
   for (std::size_t i = 0; i < spans_.size(); ++i) {
     const HtmlAttributeSpan& span = spans_[i];
-    if (!equals_ignoring_case(raw.substr(span.name_begin, span.name_end - span.name_begin), name)) {
+    if (!iequals(raw.substr(span.name_begin, span.name_end - span.name_begin), name)) {
       continue;
     }
     const auto value = raw.substr(span.value_begin, span.value_end - span.value_begin);
@@ -166,7 +155,7 @@ void HtmlElement::render_start_tag(std::string& out) const {
   for (const HtmlAttributeSpan& span : spans_) {
     const auto name = raw.substr(span.name_begin, span.name_end - span.name_begin);
     for (std::size_t c = 0; c < changes_.size(); ++c) {
-      if (!equals_ignoring_case(name, changes_[c].name)) continue;
+      if (!iequals(name, changes_[c].name)) continue;
       // The edit (offset, length, replacement): the whole attribute, quotes included.
       out += raw.substr(copied, span.name_begin - copied);
       if (changes_[c].value && !written[c])

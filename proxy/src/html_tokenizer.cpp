@@ -11,6 +11,7 @@
 #endif
 
 #include "html_entities.hpp"
+#include "text.hpp"
 
 namespace veil::proxy {
 namespace {
@@ -66,9 +67,6 @@ bool is_digit(char c) {
 }
 bool is_alnum(char c) {
   return is_alpha(c) || is_digit(c);
-}
-constexpr char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
 }
 
 void append_name_char(std::string& name, char c) {
