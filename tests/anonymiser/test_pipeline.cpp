@@ -145,7 +145,7 @@ Run run(const std::string& input, unsigned threads, std::size_t block_size, bool
   PipelineCallbacks callbacks;
   if (with_state) callbacks.carry_state = carry_tag_state;
   callbacks.on_flagged_line = [&](std::uint64_t line) { run.flagged.push_back(line); };
-  run.result = run_pipeline(source, sink, pointers, PipelineOptions{block_size, 0}, callbacks);
+  run.result = run_pipeline(source, sink, pointers, PipelineOptions{block_size}, callbacks);
   run.output = sink.text;
   return run;
 }
@@ -301,16 +301,16 @@ TEST_CASE("pipeline keeps a bounded number of blocks in flight", "[pipeline]") {
   StringSink sink;
   Identity first, second;
   LineTransformer* pointers[] = {&first, &second};
-  const std::size_t block_size = 4096, in_flight = 3;
+  const std::size_t block_size = 4096;
   std::size_t worst_lead = 0;
   source.on_read = [&](std::size_t consumed) {
     std::lock_guard lock(sink.mutex);
     worst_lead = std::max(worst_lead, consumed - sink.text.size());
   };
-  run_pipeline(source, sink, pointers, PipelineOptions{block_size, in_flight});
+  run_pipeline(source, sink, pointers, PipelineOptions{block_size});
   CHECK(sink.text == input);
-  // The blocks in flight plus the one being read, each at most a block and a partial line.
-  CHECK(worst_lead <= (in_flight + 1) * (block_size + 200));
+  // One block per worker (the one being read included), each at most a block and a partial line.
+  CHECK(worst_lead <= std::size(pointers) * (block_size + 200));
 }
 
 TEST_CASE("pipeline calls between_blocks only at line boundaries", "[pipeline]") {
@@ -329,7 +329,7 @@ TEST_CASE("pipeline calls between_blocks only at line boundaries", "[pipeline]")
     std::lock_guard lock(sink.mutex);
     at_line_boundary = at_line_boundary && (sink.text.empty() || sink.text.back() == '\n');
   };
-  run_pipeline(source, sink, pointers, PipelineOptions{4096, 0}, callbacks);
+  run_pipeline(source, sink, pointers, PipelineOptions{4096}, callbacks);
   CHECK(calls >= static_cast<int>(sink.writes.size()));
   CHECK(at_line_boundary);
   CHECK(sink.text == expected_output(input));
@@ -356,7 +356,7 @@ TEST_CASE("pipeline rethrows the first failure and stops", "[pipeline]") {
     MemorySource source(input, false);
     TaggingTransformer first, second;
     LineTransformer* pointers[] = {&first, &second};
-    CHECK_THROWS_WITH(run_pipeline(source, sink, pointers, PipelineOptions{4096, 2}), "disk full");
+    CHECK_THROWS_WITH(run_pipeline(source, sink, pointers, PipelineOptions{4096}), "disk full");
   }
   SECTION("from the source") {
     class FailingSource : public ByteSource {
@@ -372,6 +372,6 @@ TEST_CASE("pipeline rethrows the first failure and stops", "[pipeline]") {
     StringSink sink;
     TaggingTransformer transformer;
     LineTransformer* pointers[] = {&transformer};
-    CHECK_THROWS_WITH(run_pipeline(source, sink, pointers, PipelineOptions{4096, 2}), "read error");
+    CHECK_THROWS_WITH(run_pipeline(source, sink, pointers, PipelineOptions{4096}), "read error");
   }
 }

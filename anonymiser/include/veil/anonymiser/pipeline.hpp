@@ -1,10 +1,10 @@
-// The streaming line pipeline behind `veil anonymise`: reads large blocks, cuts them at line
-// boundaries, transforms the blocks on worker threads and writes them strictly in input order. It
-// knows nothing about what a transformation does.
+// The streaming line pipeline behind `veil anonymise`: worker threads take turns to read large
+// blocks cut at line boundaries, transform them in parallel and take turns to write them, strictly
+// in input order. It knows nothing about what a transformation does.
 //
 // Output holds exactly the input's lines in the input's order: each line's terminator (LF, CRLF, or
 // none for a last line without one) is copied unchanged, empty lines included. Memory stays
-// bounded: at most `max_blocks_in_flight` blocks are between reading and writing.
+// bounded: each worker holds one block between reading and writing.
 #pragma once
 
 #include <cstddef>
@@ -32,8 +32,6 @@ class LineTransformer {
 
 struct PipelineOptions {
   std::size_t block_size = 1 << 20;
-  // 0: twice the number of workers, plus two.
-  std::size_t max_blocks_in_flight = 0;
 };
 
 struct PipelineCallbacks {
@@ -41,13 +39,13 @@ struct PipelineCallbacks {
   // force before it, returns the state in force after it. Unset: no state, set_state is never
   // called.
   std::function<std::string(std::string_view block, std::string state)> carry_state;
-  // On the writer thread, in input order: the 1-based number of a line transform_line returned
-  // false for.
+  // In input order, from one thread at a time: the 1-based number of a line transform_line
+  // returned false for.
   std::function<void(std::uint64_t line_number)> on_flagged_line;
-  // On the writer thread between two blocks (never mid-line), and at least every 100 ms while it
-  // waits: the place to reopen the output after log rotation.
+  // Before each block is written (never mid-line, never during a write), and at least every 100 ms
+  // while nothing is written: the place to reopen the output after log rotation.
   std::function<void()> between_blocks;
-  // On the reading thread after each block read, with the input bytes read so far.
+  // After each block read, from one thread at a time, with the input bytes read so far.
   std::function<void(std::uint64_t bytes_read)> on_block_read;
 };
 
@@ -61,7 +59,7 @@ struct PipelineResult {
 // returns; the caller finishes the sink. When the source is live, every read's complete lines are
 // transformed, written and flushed at once. The first exception from reading, a transformer, a
 // callback or writing stops the pipeline and is rethrown here. The pipeline's own threads block all
-// signals, so process-directed signals are handled by the calling thread (between its reads).
+// signals, so process-directed signals are handled by the calling thread, which only waits.
 PipelineResult run_pipeline(ByteSource& source, ByteSink& sink,
                             std::span<LineTransformer* const> transformers,
                             const PipelineOptions& options = {},
