@@ -1,5 +1,6 @@
 #include "address_scan.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "chunk_load.hpp"
@@ -22,16 +23,22 @@ bool is_word(char c) {
 }
 
 // Every address contains '.', ':' or, percent-encoded, '%' within its first five bytes, so the scan
-// visits only these bytes and looks back from each. Bit i stands for text[chunk + i], up to 16.
+// visits only these bytes and looks back from each.
+#if defined(__SSE2__)
+// Bit i stands for bytes[i], for 16 bytes.
+std::uint32_t anchor_bits(const char* bytes) {
+  const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes));
+  const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('.')),
+                                                 _mm_cmpeq_epi8(chunk, _mm_set1_epi8(':'))),
+                                    _mm_cmpeq_epi8(chunk, _mm_set1_epi8('%')));
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(hits));
+}
+#endif
+
+// Bit i stands for text[chunk + i], up to 16.
 std::uint32_t anchor_mask(std::string_view text, std::size_t chunk) {
 #if defined(__SSE2__)
-  if (const auto load = chunk_load(text, chunk)) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(load->bytes));
-    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('.')),
-                                                   _mm_cmpeq_epi8(bytes, _mm_set1_epi8(':'))),
-                                      _mm_cmpeq_epi8(bytes, _mm_set1_epi8('%')));
-    return static_cast<std::uint32_t>(_mm_movemask_epi8(hits)) >> load->skipped;
-  }
+  if (const auto load = chunk_load(text, chunk)) return anchor_bits(load->bytes) >> load->skipped;
 #endif
   std::uint32_t mask = 0;
   for (std::size_t i = chunk; i < text.size() && i < chunk + 16; ++i) {
@@ -193,6 +200,20 @@ std::optional<AddressToken> whole_address(std::string_view text) {
   auto token = find_next_address(text, 0);
   if (token && token->begin == 0 && token->end == text.size()) return token;
   return std::nullopt;
+}
+
+bool holds_address(std::string_view line, std::size_t begin, std::size_t end) {
+  const std::size_t size = end - begin;
+#if defined(__SSE2__)
+  if (size < 16 && line.size() >= 16) {
+    // The 16 bytes of the line that hold the text, with the bits of the others cleared.
+    const std::size_t load_at = std::min(begin, line.size() - 16);
+    if (((anchor_bits(line.data() + load_at) >> (begin - load_at)) & ((1u << size) - 1)) == 0) {
+      return false;
+    }
+  }
+#endif
+  return find_next_address(line.substr(begin, size), 0).has_value();
 }
 
 std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from) {

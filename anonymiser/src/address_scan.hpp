@@ -35,6 +35,10 @@ std::optional<AddressToken> find_next_address(std::string_view text, std::size_t
 // a dotted quad: a log line's client field.
 std::optional<AddressToken> whole_address(std::string_view text);
 
+// True when line[begin, end) holds a token, as find_next_address finds them in that text alone.
+// The line around it lets a few bytes be ruled out 16 at a time: the bytes between the fields.
+bool holds_address(std::string_view line, std::size_t begin, std::size_t end);
+
 // False when `text` holds none of '.', ':' and '%', one of which every token contains: a quicker
 // answer than find_next_address for the few bytes between the fields of a log line.
 inline bool may_hold_address(std::string_view text) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "address_scan.hpp"
 #include "veil/anonymiser/log_format.hpp"
 #include "veil/anonymiser/pii_scrubber.hpp"
 
@@ -153,8 +154,17 @@ struct Rewritten {
   bool valid_on(Day other) const { return addresses == 0 || day == other; }
 };
 
-// A field known to hold no PII.
-struct PiiFree {};
+// A target, referrer or user name known to hold no PII, and whether it holds an address.
+struct PiiFree {
+  bool has_addresses = false;
+};
+
+// What a target, referrer or user name holds, for how it must be rewritten.
+enum class Contents : std::uint8_t {
+  pii,        // scrubbed, then its addresses rewritten
+  addresses,  // no PII, but maybe addresses: rewritten with the text around it
+  plain,      // neither: copied as it is
+};
 
 // Can `field` be rewritten on its own, as if it were part of the text around it? Only when the
 // bytes on either side can be part of no address (fields delimited by quotes or spaces): an
@@ -211,36 +221,52 @@ struct LineAnonymiser::Impl {
       return;
     }
     const Day day = parsed.day ? *parsed.day : kUndated;
-    // Bytes between the fields that need their own treatment are scanned for addresses in one go.
-    std::size_t pos = 0;
-    auto scan_up_to = [&](std::size_t end) {
-      if (end > pos)
-        stats.addresses += addresses.rewrite_addresses(line.substr(pos, end - pos), day, out);
+    // line[0, copied) is in `out`; line[copied, checked) holds no address and waits to be copied,
+    // so that a run of unchanged fields and the bytes between them is copied in one go.
+    std::size_t copied = 0, checked = 0;
+    // Rewrites the addresses in line[checked, end), which no span covers whole.
+    auto check_up_to = [&](std::size_t end) {
+      if (end <= checked) return;
+      if (holds_address(line, checked, end)) {
+        out.append(line.data() + copied, checked - copied);
+        stats.addresses +=
+            addresses.rewrite_addresses(line.substr(checked, end - checked), day, out);
+        copied = end;
+      }
+      checked = end;
     };
+    auto keep = [&](const FieldSpan& span) {
+      check_up_to(span.begin);
+      checked = span.end;
+    };
+    // Readies `out` for the replacement of the field at `span`.
+    auto start_replacing = [&](const FieldSpan& span) {
+      check_up_to(span.begin);
+      out.append(line.data() + copied, span.begin - copied);
+      copied = span.begin;
+    };
+    auto replaced = [&](const FieldSpan& span) { copied = checked = span.end; };
     for (const auto& span : parsed.spans()) {
       const auto field = line.substr(span.begin, span.end - span.begin);
       switch (span.role) {
         case FieldRole::timestamp:
-          scan_up_to(span.begin);
-          out.append(field);
-          pos = span.end;
+          keep(span);
           break;
         case FieldRole::client:
           if (stands_alone(line, span)) {
             // Usually a bare address: rewritten without scanning the text around it.
-            scan_up_to(span.begin);
-            pos = span.begin;
+            start_replacing(span);
             if (addresses.rewrite_whole_address(field, day, out)) {
               ++stats.addresses;
-              pos = span.end;
+              replaced(span);
               break;
             }
           }
           if (auto suffix = hostname_suffix(field)) {
-            scan_up_to(span.begin);
+            start_replacing(span);
             out.append(*suffix);
             ++stats.addresses;
-            pos = span.end;
+            replaced(span);
           }
           break;
         case FieldRole::address_list:
@@ -248,35 +274,54 @@ struct LineAnonymiser::Impl {
         case FieldRole::target:
         case FieldRole::referrer:
         case FieldRole::user:
-          if (!known_pii_free(field)) {
-            scan_up_to(span.begin);
-            append_scrubbed(field, day, out);
-            pos = span.end;
+          switch (contents_of(field)) {
+            case Contents::pii:
+              start_replacing(span);
+              append_scrubbed(field, day, out);
+              replaced(span);
+              break;
+            case Contents::plain:
+              if (stands_alone(line, span)) keep(span);  // else an address might span its edge
+              break;
+            case Contents::addresses:
+              break;
           }
           break;
         case FieldRole::agent:
           if (field.size() <= kMaxKept && stands_alone(line, span)) {
-            scan_up_to(span.begin);
-            append_agent(field, day, out);
-            pos = span.end;
+            const Rewritten& agent = rewritten_agent(field, day);
+            if (agent.addresses == 0) {
+              keep(span);
+            } else {
+              start_replacing(span);
+              out.append(agent.text);
+              stats.addresses += agent.addresses;
+              replaced(span);
+            }
           }
           break;
       }
     }
-    scan_up_to(line.size());
+    check_up_to(line.size());
+    out.append(line.data() + copied, line.size() - copied);
   }
 
   static constexpr std::size_t kMaxKept = RecentFields<PiiFree>::kMaxTextLength;
 
-  // True when `field` holds no PII; otherwise its matches are in `matches`. Fields with PII are
-  // rare and never kept: each is a person's own.
-  bool known_pii_free(std::string_view field) {
+  // What `field` holds; with PII, its matches are in `matches`. Fields with PII are rare and never
+  // kept: each is a person's own. Most of the others repeat, and the scan for addresses in them is
+  // then saved too.
+  Contents contents_of(std::string_view field) {
     auto* entry = field.size() <= kMaxKept ? &pii_free.slot(field) : nullptr;
-    if (entry && entry->holds(field)) return true;
+    if (entry && entry->holds(field)) {
+      return entry->value.has_addresses ? Contents::addresses : Contents::plain;
+    }
     pii.find(field, matches);
-    if (!matches.empty()) return false;
-    if (entry) entry->fill(field);
-    return true;
+    if (!matches.empty()) return Contents::pii;
+    if (!entry) return Contents::addresses;  // too long to keep: not worth a separate scan
+    entry->fill(field);
+    entry->value.has_addresses = find_next_address(field, 0).has_value();
+    return entry->value.has_addresses ? Contents::addresses : Contents::plain;
   }
 
   // Appends `field` with its PII `matches` replaced and its addresses rewritten.
@@ -287,9 +332,9 @@ struct LineAnonymiser::Impl {
     stats.addresses += addresses.rewrite_addresses(scrubbed, day, out);
   }
 
-  // Appends the user agent `field` with its addresses rewritten, as a fresh rewrite would: the
-  // rewrite depends only on the text and the day.
-  void append_agent(std::string_view field, Day day, std::string& out) {
+  // The user agent `field` with its addresses rewritten, as a fresh rewrite would: the rewrite
+  // depends only on the text and the day.
+  const Rewritten& rewritten_agent(std::string_view field, Day day) {
     auto& entry = agents.slot(field);
     if (!entry.holds(field) || !entry.value.valid_on(day)) {
       entry.value.text.clear();
@@ -297,8 +342,7 @@ struct LineAnonymiser::Impl {
       entry.value.day = day;
       entry.fill(field);
     }
-    out.append(entry.value.text);
-    stats.addresses += entry.value.addresses;
+    return entry.value;
   }
 
   std::unique_ptr<LineParser> parser;

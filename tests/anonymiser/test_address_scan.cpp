@@ -378,3 +378,29 @@ TEST_CASE("property: whole_address is find_next_address over all of the text", "
   }
   CHECK(whole > 10000);
 }
+
+TEST_CASE("property: holds_address is find_next_address over the part of the line",
+          "[address_scan]") {
+  // Random lines of address bytes and blanks, and every short and long part of them: the quick
+  // 16-byte check must never rule out a part the scanner finds a token in.
+  std::mt19937_64 random(1918);
+  constexpr std::string_view kBytes = "0123456789....::abcdef%3A \"-x";
+  std::size_t with_token = 0, without = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string line;
+    const std::size_t length = random() % 48;
+    for (std::size_t i = 0; i < length; ++i) line += kBytes[random() % kBytes.size()];
+    if (n % 3 == 0 && !line.empty()) line.insert(random() % line.size(), "192.0.2.1");
+    for (int part = 0; part < 8; ++part) {
+      const std::size_t begin = line.empty() ? 0 : random() % (line.size() + 1);
+      const std::size_t end = begin + random() % (line.size() - begin + 1);
+      const bool expected =
+          find_next_address(std::string_view(line).substr(begin, end - begin), 0).has_value();
+      INFO(line << " [" << begin << ", " << end << ")");
+      REQUIRE(holds_address(line, begin, end) == expected);
+      ++(expected ? with_token : without);
+    }
+  }
+  CHECK(with_token > 5000);
+  CHECK(without > 5000);
+}
