@@ -170,14 +170,8 @@ class Pipeline {
       if (stopping_ || input_done_) return false;
       reading_ = true;
     }
-    bool at_end = false;
-    try {
-      at_end = fill(block);
-    } catch (...) {
-      std::lock_guard lock(mutex_);
-      reading_ = false;
-      throw;
-    }
+    // A failure stops the pipeline: the turn need not be handed on.
+    const bool at_end = fill(block);
     const bool has_lines = block.input_size > 0;
     {
       std::lock_guard lock(mutex_);
@@ -247,21 +241,16 @@ class Pipeline {
       if (stopping_) return false;
       writing_ = true;
     }
-    try {
-      if (callbacks_.between_blocks) callbacks_.between_blocks();
-      sink_.write(block.output);
-      if (block.flush) sink_.flush();
-      result_.bytes_written += block.output.size();
-      if (callbacks_.on_flagged_line) {
-        for (std::uint64_t index : block.flagged)
-          callbacks_.on_flagged_line(result_.lines + index + 1);
-      }
-      result_.lines += block.lines;
-    } catch (...) {
-      std::lock_guard lock(mutex_);
-      writing_ = false;
-      throw;
+    // A failure stops the pipeline: the turn need not be handed on.
+    if (callbacks_.between_blocks) callbacks_.between_blocks();
+    sink_.write(block.output);
+    if (block.flush) sink_.flush();
+    result_.bytes_written += block.output.size();
+    if (callbacks_.on_flagged_line) {
+      for (std::uint64_t index : block.flagged)
+        callbacks_.on_flagged_line(result_.lines + index + 1);
     }
+    result_.lines += block.lines;
     {
       std::lock_guard lock(mutex_);
       writing_ = false;
@@ -275,27 +264,18 @@ class Pipeline {
   // while no block arrives, when no block is being written.
   void call_between_blocks_while_idle() {
     std::unique_lock lock(mutex_);
-    for (;;) {
-      if (workers_changed_.wait_for(lock, kIdlePeriod, [&] { return workers_running_ == 0; })) {
-        return;
-      }
+    while (!workers_changed_.wait_for(lock, kIdlePeriod, [&] { return workers_running_ == 0; })) {
       if (!callbacks_.between_blocks || writing_ || stopping_) continue;
       writing_ = true;
       lock.unlock();
-      std::exception_ptr error;
       try {
         callbacks_.between_blocks();
       } catch (...) {
-        error = std::current_exception();
+        stop(std::current_exception());
       }
       lock.lock();
       writing_ = false;
       turn_changed_.notify_all();
-      if (error) {
-        lock.unlock();
-        stop(error);
-        lock.lock();
-      }
     }
   }
 
