@@ -18,6 +18,9 @@
 
 namespace veil::anonymiser {
 
+// No token is shorter: "::1", "1::".
+constexpr std::size_t kShortestToken = 3;
+
 struct AddressToken {
   std::size_t begin = 0;  // byte offsets in the scanned text
   std::size_t end = 0;

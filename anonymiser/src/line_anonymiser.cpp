@@ -226,7 +226,10 @@ struct LineAnonymiser::Impl {
     std::size_t copied = 0, checked = 0;
     // Rewrites the addresses in line[checked, end), which no span covers whole.
     auto check_up_to = [&](std::size_t end) {
-      if (end <= checked) return;
+      if (end < checked + kShortestToken) {  // the blank and the quotes between fields
+        checked = std::max(checked, end);
+        return;
+      }
       if (holds_address(line, checked, end)) {
         out.append(line.data() + copied, checked - copied);
         stats.addresses +=
