@@ -19,6 +19,10 @@ namespace veil::anonymiser {
 namespace {
 
 constexpr std::size_t kCompressedChunk = 256 * 1024;
+// The first read tells gzip from plain text and holds the format sample; it is kept small because
+// each page it touches, here and in the copy kept for read(), costs a page fault before the first
+// line is out (some 17 us each under this virtualisation).
+constexpr std::size_t kDetectionRead = 16 * 1024;
 constexpr std::size_t kCompressedOutputBuffer = 256 * 1024;
 constexpr int kPipeBuffer = 1 << 20;
 
@@ -111,9 +115,9 @@ struct InputFile::Impl {
   void detect() {
     detected = true;
     compressed = std::make_unique_for_overwrite<char[]>(kCompressedChunk);
-    std::size_t size = read_raw(compressed.get(), kCompressedChunk);
+    std::size_t size = read_raw(compressed.get(), kDetectionRead);
     while (size == 1) {  // a live input may deliver the magic bytes one at a time
-      std::size_t more = read_raw(compressed.get() + 1, kCompressedChunk - 1);
+      std::size_t more = read_raw(compressed.get() + 1, kDetectionRead - 1);
       if (more == 0) break;
       size += more;
     }
