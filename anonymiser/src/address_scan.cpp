@@ -64,15 +64,17 @@ bool is_encoded_colon(std::string_view text, std::size_t pos) {
          (text[pos + 2] == 'A' || text[pos + 2] == 'a');
 }
 
-// May an IPv6 token start at `pos`? Not in the middle of a hex word, number or dotted name (the
-// hex run is tried from its start instead), nor when it continues a colon run such as a time or
-// MAC address (a colon right after a hex digit). Other letters may precede it: fail closed.
-bool ipv6_may_start(std::string_view text, std::size_t pos) {
+// May an IPv6 token start at `pos`, its colons `encoded` or not? Not in the middle of a hex word,
+// number or dotted name (the hex run is tried from its start instead), nor when it continues a
+// colon run such as a time or MAC address (a colon right after a hex digit). Other letters may
+// precede it: fail closed. Only a colon of the token's own spelling continues its run: "%3A"
+// before a token with plain colons is any other escape.
+bool ipv6_may_start(std::string_view text, std::size_t pos, bool encoded) {
   if (pos == 0) return true;
   if (inside_escape(text, pos)) return false;
   std::size_t colon_start;
   if (escape_before(text, pos)) {
-    if (!is_encoded_colon(text, pos - 3)) return true;
+    if (!encoded || !is_encoded_colon(text, pos - 3)) return true;
     colon_start = pos - 3;
   } else {
     char previous = text[pos - 1];
@@ -122,12 +124,12 @@ bool three_octets_follow(std::string_view text, std::size_t dot) {
 
 bool match_ipv6(std::string_view text, std::size_t pos, AddressToken& token) {
   // The byte after the first field (at most four hex digits) decides the colon spelling.
-  if (!ipv6_may_start(text, pos)) return false;
   std::size_t probe = pos;
   while (probe < text.size() && probe - pos < 5 && is_hex(text[probe])) ++probe;
   if (probe >= text.size()) return false;
   bool encoded = is_encoded_colon(text, probe);
   if (!encoded && text[probe] != ':') return false;
+  if (!ipv6_may_start(text, pos, encoded)) return false;
 
   std::size_t length = parse_ipv6_prefix(text.substr(pos), token.address, encoded);
   std::size_t bare_gap = encoded ? 6 : 2;  // "::" alone carries no address

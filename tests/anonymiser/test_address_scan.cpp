@@ -347,6 +347,18 @@ TEST_CASE("an IPv6 address before a full stop is found whole", "[fuzz_regression
   CHECK(out == "from 2001:db8:1::. Next");
 }
 
+TEST_CASE("an address with plain colons after a percent-encoded colon is found",
+          "[fuzz_regressions]") {
+  // fuzz_anonymise_line: "::8" survived in "2001:db8:8%3a::8", taken for the tail of one colon run
+  // with the "%3a" before it. Spellings never mix within an address.
+  CHECK(tokens("2001:db8:8%3a::8 x") == Tokens{"::8"});
+  CHECK(tokens("q=a%3A::1") == Tokens{"::1"});
+  AddressAnonymiser anonymiser = truncating();
+  CHECK(rewrite(anonymiser, "x%3a::8 y") == "x%3a:: y");
+  // Encoded colons still continue a run of encoded colons, as in a MAC address.
+  CHECK(tokens("00%3A1a%3A2b%3A3c%3A4d%3A5e").empty());
+}
+
 TEST_CASE("property: whole_address is find_next_address over all of the text", "[address_scan]") {
   // Short texts from the bytes addresses are made of, leading zeros, long octets and stray
   // separators included: the quick dotted-quad path must agree with the scanner everywhere.
