@@ -14,6 +14,8 @@ import re
 import statistics
 import sys
 
+from rounds import ratios_by_round
+
 data, anonymise_lines = sys.argv[1], int(sys.argv[2])
 rows = []  # (area, measure, veil, reference, target, met)
 
@@ -65,20 +67,9 @@ for (label, threads), rate in mb_per_s.items():
 proxy_rows = list(csv.DictReader(open(os.path.join(data, "proxy-results.tsv")), delimiter="\t"))
 
 
-def proxy_values(proxy, scenario, column):
-    return {r["round"]: float(r[column]) for r in proxy_rows
-            if r["proxy"] == proxy and r["scenario"] == scenario}
-
-
 def proxy_median(proxy, scenario, column):
-    values = proxy_values(proxy, scenario, column)
-    return statistics.median(values.values()) if values else None
-
-
-def proxy_ratios(first, second, column):
-    """first / second (each a (proxy, scenario) pair) in every round that measured both."""
-    a, b = proxy_values(*first, column), proxy_values(*second, column)
-    return [a[number] / b[number] for number in sorted(a) if number in b and b[number] > 0]
+    values = [float(r[column]) for r in proxy_rows if r["proxy"] == proxy and r["scenario"] == scenario]
+    return statistics.median(values) if values else None
 
 
 for scenario in ("pass-through html-10k c64", "pass-through bin-10k c64",
@@ -90,7 +81,7 @@ for scenario in ("pass-through html-10k c64", "pass-through bin-10k c64",
             ("req_per_s", "req/s", "", ">= nginx", lambda ratio: ratio >= 1),
             ("cpu_us_per_req", "CPU per request", " us", "<= nginx", lambda ratio: ratio <= 1),
             ("p99_ms", "p99 latency", " ms", "<= 1.2 x nginx", lambda ratio: ratio <= 1.2)):
-        ratios = proxy_ratios(veil, nginx, column)
+        ratios = ratios_by_round(proxy_rows, veil, nginx, column)
         digits = 0 if column == "req_per_s" else 2 if column == "p99_ms" else 1
         row("proxy", f"{scenario}: {measure}", f"{proxy_median(*veil, column):.{digits}f}{unit}",
             f"nginx {proxy_median(*nginx, column):.{digits}f}{unit}; {by_round(ratios)}", target,
@@ -106,7 +97,7 @@ for case, content, allowed in (("cookies", "10k c64", 0.10), ("html-rewrite", "b
     on, off = ("veil", f"{case}-on {content}"), ("veil", f"{case}-off {content}")
     if proxy_median(*on, "req_per_s") is None or proxy_median(*off, "req_per_s") is None:
         continue
-    ratios = proxy_ratios(on, off, "req_per_s")
+    ratios = ratios_by_round(proxy_rows, on, off, "req_per_s")
     nginx_rate = proxy_median("nginx", f"{case}-off {content}", "req_per_s")
     reference = (f"off {proxy_median(*off, 'req_per_s'):.0f} "
                  f"({proxy_median(*off, 'cpu_us_per_req'):.1f} us/req)" +
