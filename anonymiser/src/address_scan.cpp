@@ -190,17 +190,18 @@ bool match_around(std::string_view text, std::size_t anchor, std::size_t untried
 
 std::optional<AddressToken> whole_address(std::string_view text) {
   if (text.empty()) return std::nullopt;
-  if (is_digit(text[0])) {
-    // All of the text a dotted quad (octets of at most three digits, as three_octets_follow
-    // wants): the scanner's token starts at its first digit and ends with the text.
-    AddressToken token;
-    if (parse_ipv4_prefix(text, token.address) == text.size()) {
-      token.end = text.size();
-      return token;
-    }
+  // All of the text a dotted quad (octets of at most three digits, as three_octets_follow wants) or
+  // IPv6 with plain colons: the scanner would try a token at its first byte, which may start and
+  // end there, and find this one.
+  AddressToken token;
+  if (parse_ipv4_prefix(text, token.address) == text.size() ||
+      (text.size() > 2 && parse_ipv6_prefix(text, token.address) == text.size())) {
+    token.end = text.size();
+    return token;
   }
-  auto token = find_next_address(text, 0);
-  if (token && token->begin == 0 && token->end == text.size()) return token;
+  // Percent-encoded colons, or not an address.
+  auto found = find_next_address(text, 0);
+  if (found && found->begin == 0 && found->end == text.size()) return found;
   return std::nullopt;
 }
 

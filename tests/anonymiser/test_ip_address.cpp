@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 
 #include "veil/anonymiser/ip_address.hpp"
@@ -139,4 +140,63 @@ TEST_CASE("parse and format round-trip over random addresses", "[ip_address]") {
     auto v4 = IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
     CHECK(IpAddress::parse(v4.to_string()) == v4);
   }
+}
+
+namespace {
+
+// The dotted quad at the start of `text` read the plain way, octet by octet and digit by digit: the
+// reference for the mask-based parse_ipv4_prefix.
+std::size_t plain_ipv4_prefix(std::string_view text, std::uint32_t& value) {
+  std::size_t pos = 0;
+  value = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) {
+      if (pos == text.size() || text[pos] != '.') return 0;
+      ++pos;
+    }
+    std::size_t digits = 0;
+    unsigned number = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      number = number * 10 + static_cast<unsigned>(text[pos++] - '0');
+      if (++digits > 3) return 0;
+    }
+    if (digits == 0 || number > 255) return 0;
+    value = value << 8 | number;
+  }
+  return pos;
+}
+
+}  // namespace
+
+TEST_CASE("property: parse_ipv4_prefix reads what a digit-by-digit reading reads", "[ip_address]") {
+  // Texts of digits and dots around the edge cases (empty and long octets, values near 255, a
+  // fourth octet running past 16 bytes) and of other bytes, of every length up to 24.
+  std::mt19937_64 random(4242);
+  constexpr std::string_view kBytes = "0123456789.......25x :";
+  std::size_t parsed = 0;
+  for (int n = 0; n < 200000; ++n) {
+    std::string text;
+    if (n % 2 == 0) {
+      for (int octet = 0; octet < 4 + static_cast<int>(random() % 2); ++octet) {
+        if (octet > 0) text += '.';
+        if (random() % 16 == 0) text += '0';
+        text += std::to_string(random() % 300).substr(0, 1 + random() % 4);
+      }
+      if (random() % 4 == 0) text += kBytes[random() % kBytes.size()];
+    } else {
+      const std::size_t length = random() % 25;
+      for (std::size_t i = 0; i < length; ++i) text += kBytes[random() % kBytes.size()];
+    }
+    std::uint32_t expected_value = 0;
+    const std::size_t expected = plain_ipv4_prefix(text, expected_value);
+    IpAddress address;
+    INFO(text);
+    REQUIRE(parse_ipv4_prefix(text, address) == expected);
+    if (expected) {
+      ++parsed;
+      CHECK(address.is_v4());
+      CHECK(address.v4_value() == expected_value);
+    }
+  }
+  CHECK(parsed > 20000);
 }
