@@ -153,20 +153,10 @@ class AccessLogParser final : public LineParser {
           line[open + 27] != ']') {
         continue;
       }
-      day = time_day(line.substr(open + 1, 26));
+      day = days_.day_of(line.substr(open + 1, 26));
       if (day) return open - 1;
     }
     return npos;
-  }
-
-  // Lines of the same second share their timestamp text: remember the last one read.
-  std::optional<std::int32_t> time_day(std::string_view time) {
-    // A fixed-size compare: inlined, where a string_view compare calls memcmp.
-    if (std::memcmp(time.data(), last_time_.data(), last_time_.size()) != 0) {
-      std::copy(time.begin(), time.end(), last_time_.begin());
-      last_day_ = clf_day(time);
-    }
-    return last_day_;
   }
 
   // host ident user (user may contain spaces), optionally after a `vhost:port`.
@@ -210,8 +200,7 @@ class AccessLogParser final : public LineParser {
   }
 
   bool require_referrer_and_agent_;
-  std::array<char, 26> last_time_{};  // all zero bytes: never a valid time
-  std::optional<std::int32_t> last_day_;
+  ClfDays days_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "log_time.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace veil::anonymiser {
 namespace {
@@ -44,11 +45,15 @@ std::int64_t floor_div(std::int64_t value, std::int64_t divisor) {
   return (value % divisor < 0) ? quotient - 1 : quotient;
 }
 
-// The UTC day of a local date and time with its offset east of UTC in seconds.
-std::int32_t utc_day(int year, unsigned month, unsigned day, int seconds_of_day, int offset) {
-  std::int64_t seconds =
-      std::int64_t{days_from_civil(year, month, day)} * kSecondsPerDay + seconds_of_day - offset;
-  return static_cast<std::int32_t>(floor_div(seconds, kSecondsPerDay));
+// Seconds since the epoch, in UTC, of the midnight starting a local date whose offset east of UTC
+// is `offset` seconds.
+std::int64_t utc_midnight(int year, unsigned month, unsigned day, int offset) {
+  return std::int64_t{days_from_civil(year, month, day)} * kSecondsPerDay - offset;
+}
+
+// The UTC day of the local time `seconds_of_day` after `midnight` (from utc_midnight).
+std::int32_t utc_day(std::int64_t midnight, int seconds_of_day) {
+  return static_cast<std::int32_t>(floor_div(midnight + seconds_of_day, kSecondsPerDay));
 }
 
 // `+hhmm`, `-hhmm`, `+hh:mm`, `-hh:mm`, `Z` (or nothing, meaning UTC) at `pos`, ending the text.
@@ -80,26 +85,62 @@ std::int32_t days_from_civil(int year, unsigned month, unsigned day) {
   return era * 146097 + static_cast<int>(day_of_era) - 719468;
 }
 
-std::optional<std::int32_t> clf_day(std::string_view text) {
-  // 10/Oct/2000:13:55:36 -0700
-  if (text.size() != 26 || text[2] != '/' || text[6] != '/' || text[11] != ':' || text[14] != ':' ||
-      text[17] != ':' || text[20] != ' ') {
-    return std::nullopt;
-  }
+namespace {
+
+// Of a `%t` time (26 bytes, its separators checked): the seconds since the epoch of midnight
+// starting its local date, in UTC.
+std::optional<std::int64_t> clf_midnight(std::string_view text) {
   auto day = digits_at(text, 0, 2);
   auto month = month_from_abbreviation(text.substr(3, 3));
   auto year = digits_at(text, 7, 4);
+  auto offset = offset_at(text, 21);
+  if (!day || !month || !year || !offset ||
+      !valid_date(*year, *month, static_cast<unsigned>(*day))) {
+    return std::nullopt;
+  }
+  return utc_midnight(*year, *month, static_cast<unsigned>(*day), *offset);
+}
+
+// Of a `%t` time: the seconds since its local midnight.
+std::optional<int> clf_clock(std::string_view text) {
   auto hour = digits_at(text, 12, 2);
   auto minute = digits_at(text, 15, 2);
   auto second = digits_at(text, 18, 2);
-  auto offset = offset_at(text, 21);
-  if (!day || !month || !year || !hour || !minute || !second || !offset ||
-      !valid_date(*year, *month, static_cast<unsigned>(*day)) ||
-      !valid_time(*hour, *minute, *second)) {
-    return std::nullopt;
-  }
-  return utc_day(*year, *month, static_cast<unsigned>(*day), *hour * 3600 + *minute * 60 + *second,
-                 *offset);
+  if (!hour || !minute || !second || !valid_time(*hour, *minute, *second)) return std::nullopt;
+  return *hour * 3600 + *minute * 60 + *second;
+}
+
+bool clf_separators(std::string_view text) {
+  return text.size() == 26 && text[2] == '/' && text[6] == '/' && text[11] == ':' &&
+         text[14] == ':' && text[17] == ':' && text[20] == ' ';
+}
+
+}  // namespace
+
+std::optional<std::int32_t> clf_day(std::string_view text) {
+  // 10/Oct/2000:13:55:36 -0700
+  if (!clf_separators(text)) return std::nullopt;
+  auto midnight = clf_midnight(text);
+  auto clock = clf_clock(text);
+  if (!midnight || !clock) return std::nullopt;
+  return utc_day(*midnight, *clock);
+}
+
+std::optional<std::int32_t> ClfDays::day_of(std::string_view text) {
+  if (text.size() != kLength) return std::nullopt;
+  // Fixed-size compares: inlined, where a string_view compare calls memcmp.
+  if (std::memcmp(text.data(), last_text_.data(), kLength) == 0) return last_day_;
+  const bool same_date_and_offset =
+      std::memcmp(text.data(), last_text_.data(), kDateLength) == 0 &&
+      std::memcmp(text.data() + kLength - kOffsetLength,
+                  last_text_.data() + kLength - kOffsetLength, kOffsetLength) == 0;
+  std::memcpy(last_text_.data(), text.data(), kLength);
+  if (!same_date_and_offset) last_midnight_ = clf_midnight(text);
+  auto clock = clf_clock(text);
+  last_day_ = clf_separators(text) && last_midnight_ && clock
+                  ? std::optional<std::int32_t>(utc_day(*last_midnight_, *clock))
+                  : std::nullopt;
+  return last_day_;
 }
 
 std::optional<std::int32_t> iso8601_day(std::string_view text) {
@@ -132,7 +173,7 @@ std::optional<std::int32_t> iso8601_day(std::string_view text) {
   }
   auto offset = offset_at(text, pos);
   if (!offset || !valid_time(*hour, *minute, second)) return std::nullopt;
-  return utc_day(*year, umonth, uday, *hour * 3600 + *minute * 60 + second, *offset);
+  return utc_day(utc_midnight(*year, umonth, uday, *offset), *hour * 3600 + *minute * 60 + second);
 }
 
 std::optional<std::int32_t> timestamp_day(std::string_view text) {

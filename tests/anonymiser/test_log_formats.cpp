@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -75,6 +78,39 @@ TEST_CASE("dates become UTC days since 1970", "[log_formats]") {
   CHECK(timestamp_day("1709251200") == days_from_civil(2024, 3, 1));
   CHECK(timestamp_day("1709251199.999") == days_from_civil(2024, 2, 29));
   CHECK_FALSE(timestamp_day("yesterday"));
+}
+
+TEST_CASE("property: ClfDays reads a sequence of times as clf_day reads each", "[log_formats]") {
+  // Runs of times that keep their date and offset, change them, repeat exactly, or are broken in
+  // one byte (a separator, a digit, the month, the offset): the remembered date and offset must
+  // never stand in for ones that differ, nor make a broken time valid.
+  std::mt19937_64 random(2600);
+  constexpr std::array<std::string_view, 4> kDates{"31/Dec/2025", "01/Jan/2026", "29/Feb/2024",
+                                                   "10/Oct/2000"};
+  constexpr std::array<std::string_view, 4> kOffsets{" +0000", " -0700", " +0530", " +1400"};
+  constexpr std::string_view kNoise = "0123456789/: +-XaJ";
+  ClfDays days;
+  std::string text(26, ' ');
+  std::size_t valid = 0;
+  for (int n = 0; n < 100000; ++n) {
+    if (n == 0 || random() % 50 == 0) {
+      text.replace(0, 11, kDates[random() % kDates.size()]);
+      text.replace(20, 6, kOffsets[random() % kOffsets.size()]);
+    }
+    if (random() % 4 != 0) {  // else the same time again
+      char clock[10];
+      std::snprintf(clock, sizeof clock, ":%02d:%02d:%02d", static_cast<int>(random() % 25),
+                    static_cast<int>(random() % 61), static_cast<int>(random() % 62));
+      text.replace(11, 9, clock);
+    }
+    std::string read = text;
+    if (random() % 10 == 0) read[random() % read.size()] = kNoise[random() % kNoise.size()];
+    INFO(read);
+    const auto expected = clf_day(read);
+    REQUIRE(days.day_of(read) == expected);
+    if (expected) ++valid;
+  }
+  CHECK(valid > 50000);
 }
 
 TEST_CASE("combined: nginx default format", "[log_formats]") {
