@@ -170,9 +170,10 @@ std::size_t plain_ipv4_prefix(std::string_view text, std::uint32_t& value) {
 
 TEST_CASE("property: parse_ipv4_prefix reads what a digit-by-digit reading reads", "[ip_address]") {
   // Texts of digits and dots around the edge cases (empty and long octets, values near 255, a
-  // fourth octet running past 16 bytes) and of other bytes, of every length up to 24.
+  // fourth octet running past 16 bytes) and of other bytes, from 0x80 on included, of every length
+  // up to 24.
   std::mt19937_64 random(4242);
-  constexpr std::string_view kBytes = "0123456789.......25x :";
+  constexpr std::string_view kBytes = "0123456789.......25x :\x80\xb0\xb9\xff";
   std::size_t parsed = 0;
   for (int n = 0; n < 200000; ++n) {
     std::string text;
