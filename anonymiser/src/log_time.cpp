@@ -118,12 +118,8 @@ bool clf_separators(std::string_view text) {
 }  // namespace
 
 std::optional<std::int32_t> clf_day(std::string_view text) {
-  // 10/Oct/2000:13:55:36 -0700
-  if (!clf_separators(text)) return std::nullopt;
-  auto midnight = clf_midnight(text);
-  auto clock = clf_clock(text);
-  if (!midnight || !clock) return std::nullopt;
-  return utc_day(*midnight, *clock);
+  // 10/Oct/2000:13:55:36 -0700: with nothing remembered, every part is read.
+  return ClfDays{}.day_of(text);
 }
 
 std::optional<std::int32_t> ClfDays::day_of(std::string_view text) {
