@@ -14,7 +14,7 @@ import re
 import statistics
 import sys
 
-from rounds import ratios_by_round
+from rounds import median_of, ratios_by_round
 
 data, anonymise_lines = sys.argv[1], int(sys.argv[2])
 rows = []  # (area, measure, veil, reference, target, met)
@@ -68,8 +68,7 @@ proxy_rows = list(csv.DictReader(open(os.path.join(data, "proxy-results.tsv")), 
 
 
 def proxy_median(proxy, scenario, column):
-    values = [float(r[column]) for r in proxy_rows if r["proxy"] == proxy and r["scenario"] == scenario]
-    return statistics.median(values) if values else None
+    return median_of(proxy_rows, (proxy, scenario), column)
 
 
 for scenario in ("pass-through html-10k c64", "pass-through bin-10k c64",
