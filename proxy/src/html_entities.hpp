@@ -1,8 +1,11 @@
-// Lookup in the HTML named character reference table (internal to the HTML tokenizer).
+// Lookup in the HTML named character reference table, and the UTF-8 encoding that numeric
+// references need (internal to the HTML tokenizer).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace veil::proxy {
@@ -16,5 +19,8 @@ struct NamedReferenceMatch {
 
 // The longest named character reference at the start of `text` (which follows a '&').
 std::optional<NamedReferenceMatch> match_named_reference(std::string_view text);
+
+// Appends the UTF-8 encoding of `code_point` (at most U+10FFFF) to `out`.
+void append_utf8(std::string& out, std::uint32_t code_point);
 
 }  // namespace veil::proxy

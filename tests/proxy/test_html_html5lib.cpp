@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "html_entities.hpp"
 #include "veil/proxy/html_tokenizer.hpp"
 
 using namespace veil::proxy;
@@ -26,24 +27,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-
-void append_utf8(std::string& out, unsigned code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
 
 // `doubleEscaped` tests spell characters JSON cannot carry as a literal \uHHHH.
 std::string unescape_double_escaped(std::string_view text) {
