@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log_lines.hpp"
 #include "veil/anonymiser/address_anonymiser.hpp"
 #include "veil/anonymiser/ip_address.hpp"
 #include "veil/anonymiser/line_anonymiser.hpp"
@@ -193,14 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ParsedLine parsed;
 
   std::string out;
-  std::size_t pos = 0;
-  while (pos < log.size()) {
-    std::size_t end = log.find('\n', pos);
-    if (end == std::string_view::npos) end = log.size();
-    std::string_view line = log.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = end + 1;
-
+  for_each_line(log, [&](std::string_view line) {
     out.clear();
     anonymiser.anonymise_line(line, out);
     require(out.find('\n') == std::string::npos, "line break in the output", line, out);
@@ -217,6 +211,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!scrub_pii && !(matched && client_is_host_name(line, parsed))) {
       require(skeleton(out) == skeleton(line), "bytes outside addresses changed", line, out);
     }
-  }
+  });
   return 0;
 }

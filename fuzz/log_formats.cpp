@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "log_lines.hpp"
 #include "veil/anonymiser/line_anonymiser.hpp"
 #include "veil/anonymiser/log_format.hpp"
 
@@ -68,14 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::unique_ptr<LineParser> parser = make_line_parser(format, settings);
   ParsedLine parsed;
   ParsedLine fresh_parsed;
-  std::size_t pos = 0;
-  while (pos < log.size()) {
-    std::size_t end = log.find('\n', pos);
-    if (end == std::string_view::npos) end = log.size();
-    std::string_view line = log.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = end + 1;
-
+  for_each_line(log, [&](std::string_view line) {
     const std::string state_before = parser->state();
     const bool matched = parser->parse(line, parsed);
     if (matched) require_well_formed(line, parsed);
@@ -86,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(fresh->parse(line, fresh_parsed) == matched);
     if (matched) require(same_parse(parsed, fresh_parsed));
     require(fresh->state() == parser->state());
-  }
+  });
   require(carry_format_state(format, log, "") == parser->state());
   return 0;
 }
