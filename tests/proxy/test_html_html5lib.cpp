@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "html_entities.hpp"
+#include "test_html_support.hpp"
 #include "veil/proxy/html_tokenizer.hpp"
 
 using namespace veil::proxy;
@@ -157,13 +158,7 @@ std::vector<std::string> run_tokenizer(std::string_view input, HtmlTextState sta
   options.simulate_tree_builder = false;
   HtmlTokenizer tokenizer(sink, options);
   tokenizer.start_in(state, last_start_tag);
-  std::size_t begin = 0;
-  for (std::size_t cut : cuts) {
-    tokenizer.write(input.substr(begin, cut - begin));
-    begin = cut;
-  }
-  tokenizer.write(input.substr(begin));
-  tokenizer.end();
+  test::write_in_pieces(tokenizer, input, cuts);
   if (sink.passed_through != input) return {"bytes not passed through unchanged"};
   return sink.tokens;
 }

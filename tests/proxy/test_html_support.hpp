@@ -60,12 +60,10 @@ inline HtmlTokenizerOptions all_tags() {
   return options;
 }
 
-// Feeds `input` in pieces ending at `cuts` (ascending offsets) and then the rest.
-inline RecordingSink tokenize(std::string_view input, const std::vector<std::size_t>& cuts,
-                              HtmlTokenizerOptions options = all_tags()) {
-  RecordingSink sink;
-  sink.input = input;
-  HtmlTokenizer tokenizer(sink, options);
+// Writes `input` to `tokenizer` in pieces ending at `cuts` (ascending offsets), then the rest, and
+// ends it.
+inline void write_in_pieces(HtmlTokenizer& tokenizer, std::string_view input,
+                            const std::vector<std::size_t>& cuts) {
   std::size_t begin = 0;
   for (std::size_t cut : cuts) {
     tokenizer.write(input.substr(begin, cut - begin));
@@ -73,6 +71,15 @@ inline RecordingSink tokenize(std::string_view input, const std::vector<std::siz
   }
   tokenizer.write(input.substr(begin));
   tokenizer.end();
+}
+
+// Tokenizes `input` written in pieces ending at `cuts`.
+inline RecordingSink tokenize(std::string_view input, const std::vector<std::size_t>& cuts,
+                              HtmlTokenizerOptions options = all_tags()) {
+  RecordingSink sink;
+  sink.input = input;
+  HtmlTokenizer tokenizer(sink, options);
+  write_in_pieces(tokenizer, input, cuts);
   return sink;
 }
 
