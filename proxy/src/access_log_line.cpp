@@ -138,6 +138,15 @@ void append_integer(std::string& out, Integer value, int min_digits = 1) {
   out.append(buffer, result.ptr);
 }
 
+// `09:36:15`
+void append_clock(std::string& out, const std::tm& t) {
+  append_integer(out, t.tm_hour, 2);
+  out += ':';
+  append_integer(out, t.tm_min, 2);
+  out += ':';
+  append_integer(out, t.tm_sec, 2);
+}
+
 // `23/Nov/2026:09:36:15 +0000`
 void append_clf_time(std::string& out, const std::tm& t) {
   static constexpr std::array<std::string_view, 12> kMonths{
@@ -148,11 +157,7 @@ void append_clf_time(std::string& out, const std::tm& t) {
   out += '/';
   append_integer(out, t.tm_year + 1900, 4);
   out += ':';
-  append_integer(out, t.tm_hour, 2);
-  out += ':';
-  append_integer(out, t.tm_min, 2);
-  out += ':';
-  append_integer(out, t.tm_sec, 2);
+  append_clock(out, t);
   out += " +0000";
 }
 
@@ -164,11 +169,7 @@ void append_iso_time(std::string& out, const std::tm& t) {
   out += '-';
   append_integer(out, t.tm_mday, 2);
   out += 'T';
-  append_integer(out, t.tm_hour, 2);
-  out += ':';
-  append_integer(out, t.tm_min, 2);
-  out += ':';
-  append_integer(out, t.tm_sec, 2);
+  append_clock(out, t);
   out += "+00:00";
 }
 
