@@ -1,12 +1,15 @@
 // Per-line cost of the log-line anonymiser on generated combined lines (80% IPv4, 20% IPv6 clients,
 // council-site paths, referrers with queries, ~1% PII in the target, ~0.5% user names), split into
 // its parts: parsing, PII scrubbing of the target/referrer/user fields, and the whole line with
-// `truncate`. Usage: bench_line_anonymiser [LINES] [ROUNDS]
+// `truncate`. Usage: bench_line_anonymiser [LINES|LOG] [ROUNDS]: LOG, a combined log file, is
+// measured instead of generated lines (bench/anonymise leaves one in bench/data/).
 #include <fmt/format.h>
 
 #include <array>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -100,14 +103,32 @@ void measure(std::string_view name, const std::vector<std::string>& lines, int r
 
 }  // namespace
 
+// The lines of the file at `path` (without their "\n" or a "\r" before it).
+std::vector<std::string> read_lines(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    fmt::print(stderr, "bench_line_anonymiser: cannot read {}\n", path);
+    std::exit(2);
+  }
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
 int main(int argc, char** argv) {
-  const std::size_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 200000;
+  const char* source = argc > 1 ? argv[1] : "200000";
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
-  const auto lines = generate_lines(count);
+  const bool from_file = std::filesystem::is_regular_file(source);
+  const auto lines =
+      from_file ? read_lines(source) : generate_lines(std::strtoull(source, nullptr, 10));
   std::size_t bytes = 0;
   for (const auto& line : lines) bytes += line.size() + 1;
-  fmt::print("{} generated combined lines, {:.1f} B/line, best of {} rounds, thread CPU time\n",
-             lines.size(), static_cast<double>(bytes) / static_cast<double>(lines.size()), rounds);
+  fmt::print("{} {} lines, {:.1f} B/line, best of {} rounds, thread CPU time\n", lines.size(),
+             from_file ? source : "generated combined",
+             static_cast<double>(bytes) / static_cast<double>(lines.size()), rounds);
 
   AnonymiseSettings settings;
   auto parser = make_line_parser(LogFormat::combined, settings);
