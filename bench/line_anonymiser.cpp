@@ -5,7 +5,9 @@
 // measured instead of generated lines (bench/anonymise leaves one in bench/data/).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -101,8 +103,6 @@ void measure(std::string_view name, const std::vector<std::string>& lines, int r
              best * 1e9 / static_cast<double>(lines.size()));
 }
 
-}  // namespace
-
 // The lines of the file at `path` (without their "\n" or a "\r" before it).
 std::vector<std::string> read_lines(const char* path) {
   std::ifstream in(path, std::ios::binary);
@@ -118,12 +118,26 @@ std::vector<std::string> read_lines(const char* path) {
   return lines;
 }
 
+}  // namespace
+
 int main(int argc, char** argv) {
   const char* source = argc > 1 ? argv[1] : "200000";
-  const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
+  const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
   const bool from_file = std::filesystem::is_regular_file(source);
-  const auto lines =
-      from_file ? read_lines(source) : generate_lines(std::strtoull(source, nullptr, 10));
+  const std::string_view count_text(source);
+  std::size_t count = 0;
+  const auto [count_end, error] =
+      std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
+  if (!from_file && (error != std::errc() || count_end != count_text.data() + count_text.size())) {
+    fmt::print(stderr, "bench_line_anonymiser: {} is neither a log file nor a line count\n",
+               source);
+    return 2;
+  }
+  const auto lines = from_file ? read_lines(source) : generate_lines(count);
+  if (lines.empty()) {
+    fmt::print(stderr, "bench_line_anonymiser: no lines to measure\n");
+    return 2;
+  }
   std::size_t bytes = 0;
   for (const auto& line : lines) bytes += line.size() + 1;
   fmt::print("{} {} lines, {:.1f} B/line, best of {} rounds, thread CPU time\n", lines.size(),
