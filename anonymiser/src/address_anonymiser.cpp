@@ -140,11 +140,9 @@ struct AddressAnonymiser::Impl {
   }
 
   IpAddress map(const IpAddress& address, Day day) {
-    // Methods see the bare address: IPv4-mapped IPv6 as IPv4, no zone.
-    IpAddress bare =
-        address.is_v4() ? IpAddress::v4(address.v4_value()) : IpAddress::v6(address.bytes());
-    bool mapped = bare.is_v4_mapped();
-    if (mapped) bare = bare.to_v4();
+    // Methods see IPv4-mapped IPv6 as IPv4.
+    const bool mapped = address.is_v4_mapped();
+    const IpAddress bare = mapped ? address.to_v4() : address;
 
     DayMethod& method = method_for(day);
     IpAddress result;
@@ -156,9 +154,7 @@ struct AddressAnonymiser::Impl {
       result = method.method->apply(bare);
       method.cache.store(bare, result);
     }
-    if (mapped && result.is_v4()) result = result.to_v4_mapped();
-    if (!address.zone().empty()) result.set_zone(address.zone());
-    return result;
+    return mapped && result.is_v4() ? result.to_v4_mapped() : result;
   }
 
   // The mapping of `token`, written as the token was (percent-encoded colons included).
@@ -195,9 +191,10 @@ IpAddress AddressAnonymiser::map(const IpAddress& address, Day day) {
 }
 
 bool AddressAnonymiser::rewrite_whole_address(std::string_view text, Day day, std::string& out) {
-  auto token = whole_address(text);
-  if (token) impl_->append_mapped(*token, day, out);
-  return token.has_value();
+  AddressToken token;
+  if (!whole_address(text, token)) return false;
+  impl_->append_mapped(token, day, out);
+  return true;
 }
 
 std::size_t AddressAnonymiser::rewrite_addresses(std::string_view text, Day day, std::string& out) {

@@ -188,21 +188,23 @@ bool match_around(std::string_view text, std::size_t anchor, std::size_t untried
 
 }  // namespace
 
-std::optional<AddressToken> whole_address(std::string_view text) {
-  if (text.empty()) return std::nullopt;
+bool whole_address(std::string_view text, AddressToken& token) {
+  if (text.empty()) return false;
   // All of the text a dotted quad (octets of at most three digits, as three_octets_follow wants) or
   // IPv6 with plain colons: the scanner would try a token at its first byte, which may start and
   // end there, and find this one.
-  AddressToken token;
   if (parse_ipv4_prefix(text, token.address) == text.size() ||
       (text.size() > 2 && parse_ipv6_prefix(text, token.address) == text.size())) {
+    token.begin = 0;
     token.end = text.size();
-    return token;
+    token.encoded_colon_letter = '\0';
+    return true;
   }
   // Percent-encoded colons, or not an address.
   auto found = find_next_address(text, 0);
-  if (found && found->begin == 0 && found->end == text.size()) return found;
-  return std::nullopt;
+  if (!found || found->begin != 0 || found->end != text.size()) return false;
+  token = *found;
+  return true;
 }
 
 bool holds_address(std::string_view line, std::size_t begin, std::size_t end) {

@@ -33,10 +33,11 @@ struct AddressToken {
 // The leftmost token starting at or after `from`.
 std::optional<AddressToken> find_next_address(std::string_view text, std::size_t from);
 
-// The token that is all of `text`, as find_next_address finds it in text where spaces or quotes
-// delimit `text`; nothing when `text` is not exactly one token. Quicker than find_next_address for
-// a dotted quad: a log line's client field.
-std::optional<AddressToken> whole_address(std::string_view text);
+// Stores in `token` the token that is all of `text`, as find_next_address finds it in text where
+// spaces or quotes delimit `text`; false (and `token` unspecified) when `text` is not exactly one
+// token. Quicker than find_next_address for a dotted quad: a log line's client field. The token is
+// filled in place: a copy of it, soon after its parts were stored one by one, would wait for them.
+bool whole_address(std::string_view text, AddressToken& token);
 
 // True when line[begin, end) holds a token, as find_next_address finds them in that text alone.
 // The line around it lets a few bytes be ruled out 16 at a time: the bytes between the fields.

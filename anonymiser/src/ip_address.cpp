@@ -21,6 +21,14 @@ std::size_t colon_at(std::string_view text, std::size_t pos, bool percent_encode
   return (text[pos + 2] == 'A' || text[pos + 2] == 'a') ? 3 : 0;
 }
 
+// The bytes at `at` as one unaligned word.
+template <typename Word>
+Word load_word(const char* at) {
+  Word word;
+  std::memcpy(&word, at, sizeof word);
+  return word;
+}
+
 // Each octet's decimal text, padded to four bytes with its length in the last: a dotted quad is
 // written with four fixed-size copies instead of divisions by ten.
 constexpr std::array<std::array<char, 4>, 256> kOctetTexts = [] {
@@ -62,25 +70,14 @@ char* write_hex_field(char* out, unsigned value) {
 
 }  // namespace
 
-bool IpAddress::set_zone(std::string_view zone) {
-  if (zone.empty() || zone.size() > kMaxZoneLength) return false;
-  std::memcpy(zone_.data(), zone.data(), zone.size());
-  zone_length_ = static_cast<std::uint8_t>(zone.size());
-  return true;
-}
-
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   IpAddress address;
-  if (parse_ipv4_prefix(text, address) == text.size() && !text.empty()) return address;
-  auto percent = text.find('%');
-  auto without_zone = text.substr(0, percent);
-  if (without_zone.empty() || parse_ipv6_prefix(without_zone, address) != without_zone.size()) {
-    return std::nullopt;
+  if (text.empty()) return std::nullopt;
+  if (parse_ipv4_prefix(text, address) == text.size() ||
+      parse_ipv6_prefix(text, address) == text.size()) {
+    return address;
   }
-  if (percent != std::string_view::npos && !address.set_zone(text.substr(percent + 1))) {
-    return std::nullopt;
-  }
-  return address;
+  return std::nullopt;
 }
 
 std::size_t IpAddress::format(char* buffer) const {
@@ -114,11 +111,6 @@ std::size_t IpAddress::format(char* buffer) const {
       if (i < 7) *out++ = ':';
     }
   }
-  if (zone_length_) {
-    *out++ = '%';
-    std::memcpy(out, zone_.data(), zone_length_);
-    out += zone_length_;
-  }
   return out - buffer;
 }
 
@@ -128,7 +120,7 @@ std::string IpAddress::to_string() const {
 }
 
 bool operator==(const IpAddress& a, const IpAddress& b) {
-  return a.family_ == b.family_ && a.bytes_ == b.bytes_ && a.zone() == b.zone();
+  return a.family_ == b.family_ && a.bytes_ == b.bytes_;
 }
 
 std::size_t parse_ipv4_prefix(std::string_view text, IpAddress& address) {
@@ -138,33 +130,36 @@ std::size_t parse_ipv4_prefix(std::string_view text, IpAddress& address) {
   // on each digit.
   constexpr std::size_t kShortest = 7;  // "1.2.3.4"
   if (text.size() < kShortest) return 0;
-  // Three '0' bytes in front, so that an octet's hundreds and tens can be read unconditionally.
-  constexpr std::size_t kPad = 3;
-  std::array<char, kPad + 16> padded{'0', '0', '0'};
-  char* const window = padded.data() + kPad;
-  // Fixed-size copies, overlapping for a shorter text: a copy of variable size is a library call.
   const char* const data = text.data();
   const std::size_t size = text.size();
-  if (size >= 16) {
-    std::memcpy(window, data, 16);
-  } else if (size >= 8) {
-    std::memcpy(window, data, 8);
-    std::memcpy(window + size - 8, data + size - 8, 8);
-  } else {
-    std::memcpy(window, data, 4);
-    std::memcpy(window + size - 4, data + size - 4, 4);
-  }
-  std::uint32_t digits = 0, dots = 0;
+  std::uint32_t digits = 0, dots = 0;  // bit i for text[i]; none past the text
 #if defined(__SSE2__)
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(window));
+  // The 16 bytes are put together in registers from fixed-size loads, overlapping for a shorter
+  // text: a vector load of bytes just stored to the stack would wait for the stores to retire.
+  __m128i bytes;
+  if (size >= 16) {
+    bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data));
+  } else if (size >= 8) {  // text[0, 8) in the low half, text[size - 8, size) in the high half
+    bytes = _mm_set_epi64x(static_cast<long long>(load_word<std::uint64_t>(data + size - 8)),
+                           static_cast<long long>(load_word<std::uint64_t>(data)));
+  } else {  // text[0, 4) and text[size - 4, size), the same byte where they overlap
+    const std::uint64_t word =
+        load_word<std::uint32_t>(data) | std::uint64_t{load_word<std::uint32_t>(data + size - 4)}
+                                             << (8 * (size - 4));
+    bytes = _mm_cvtsi64_si128(static_cast<long long>(word));
+  }
   const __m128i offsets = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
   digits = static_cast<std::uint32_t>(
       _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(offsets, _mm_set1_epi8(9)), offsets)));
   dots = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('.'))));
+  if (size >= 8 && size < 16) {  // the high half's bits moved to the bytes they stand for
+    digits = (digits & 0xFF) | (digits >> 8) << (size - 8);
+    dots = (dots & 0xFF) | (dots >> 8) << (size - 8);
+  }
 #else
-  for (unsigned i = 0; i < 16; ++i) {
-    digits |= static_cast<std::uint32_t>(window[i] >= '0' && window[i] <= '9') << i;
-    dots |= static_cast<std::uint32_t>(window[i] == '.') << i;
+  for (std::size_t i = 0; i < size && i < 16; ++i) {
+    digits |= static_cast<std::uint32_t>(data[i] >= '0' && data[i] <= '9') << i;
+    dots |= static_cast<std::uint32_t>(data[i] == '.') << i;
   }
 #endif
   // The first three dots end octets one to three; nothing but digits and dots may come before the
@@ -185,8 +180,9 @@ std::size_t parse_ipv4_prefix(std::string_view text, IpAddress& address) {
   for (std::size_t i = 0; i < 4; ++i) {
     const unsigned end = ends[i], length = end - start;
     if (length - 1 > 2) return 0;  // not 1 to 3 digits
+    // Digits an octet lacks are multiplied by zero; before the text, any byte of it will do.
     auto digit = [&](unsigned back) {
-      return static_cast<unsigned>(padded[kPad + end - back] - '0');
+      return static_cast<unsigned>(data[end >= back ? end - back : 0] - '0');
     };
     const unsigned value = digit(1) + kTens[length] * digit(2) + kHundreds[length] * digit(3);
     if (value > 255) return 0;

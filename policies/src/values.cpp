@@ -24,13 +24,6 @@ std::optional<Number> parse_number(std::string_view text) {
   return value;
 }
 
-// An IP literal without a zone (zones mean nothing in a policy).
-std::optional<anonymiser::IpAddress> parse_ip(std::string_view text) {
-  auto address = anonymiser::IpAddress::parse(text);
-  if (!address || !address->zone().empty()) return std::nullopt;
-  return address;
-}
-
 }  // namespace
 
 std::optional<Duration> parse_duration(std::string_view text) {
@@ -89,7 +82,7 @@ std::optional<std::size_t> parse_size(std::string_view text) {
 
 std::optional<Cidr> parse_cidr(std::string_view text) {
   auto slash = text.find('/');
-  auto address = parse_ip(text.substr(0, slash));
+  auto address = anonymiser::IpAddress::parse(text.substr(0, slash));
   if (!address) return std::nullopt;
   const int width = address->is_v4() ? 32 : 128;
   int prefix_length = width;
@@ -121,7 +114,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  auto address = parse_ip(host);
+  auto address = anonymiser::IpAddress::parse(host);
   auto number = parse_number<unsigned>(port);
   if (!address || address->is_v4() == text.starts_with('[') || !number || *number == 0 ||
       *number > 65535) {

@@ -56,6 +56,7 @@ TEST_CASE("malformed addresses are rejected", "[ip_address]") {
                            "::1%",
                            "fe80::1%abcdefghijklmnopq",
                            "1.2.3.4%eth0",
+                           "fe80::1%eth0",  // a zone belongs to the text around the address
                            "13:55:36",
                            "00:1a:2b:3c:4d:5e",
                            "::ffff:1.2.3.4:80"}) {
@@ -77,8 +78,6 @@ TEST_CASE("every RFC 4291 IPv6 text form parses", "[ip_address]") {
   CHECK(canonical("0:0:0:0:0:ffff:102:304") == "::ffff:1.2.3.4");
   CHECK(canonical("64:ff9b::192.0.2.33") == "64:ff9b::c000:221");
   CHECK(canonical("1:2:3:4:5:6:1.2.3.4") == "1:2:3:4:5:6:102:304");
-  CHECK(canonical("fe80::1%eth0") == "fe80::1%eth0");
-  CHECK(canonical("FE80::A%25") == "fe80::a%25");
 
   auto mapped = IpAddress::parse("::ffff:1.2.3.4");
   REQUIRE(mapped);
@@ -86,7 +85,6 @@ TEST_CASE("every RFC 4291 IPv6 text form parses", "[ip_address]") {
   CHECK(mapped->is_v4_mapped());
   CHECK(mapped->to_v4() == *IpAddress::parse("1.2.3.4"));
   CHECK(IpAddress::parse("1.2.3.4")->to_v4_mapped() == *mapped);
-  CHECK(IpAddress::parse("fe80::1%eth0")->zone() == "eth0");
 }
 
 TEST_CASE("RFC 5952 section 4 canonical text", "[ip_address]") {

@@ -164,7 +164,7 @@ TEST_CASE("truncate keeps /24 and /48 by default and outputs valid addresses", "
   CHECK(map_text(anonymiser, "192.0.2.77") == "192.0.2.0");
   CHECK(map_text(anonymiser, "2001:db8:1234:5678::9") == "2001:db8:1234::");
   CHECK(map_text(anonymiser, "::ffff:192.0.2.77") == "::ffff:192.0.2.0");
-  CHECK(map_text(anonymiser, "fe80::1:2%eth0") == "fe80::%eth0");
+  CHECK(map_text(anonymiser, "fe80::1:2") == "fe80::");
 
   AnonymiseSettings settings;
   settings.ipv4_prefix = 20;

@@ -49,13 +49,13 @@ class AddressAnonymiser {
   std::unique_ptr<AddressAnonymiser> clone() const;
 
   // The anonymised form of `address` for a record dated `day` (ignored unless rotation is daily).
-  // An IPv4-mapped address is anonymised as its IPv4 address and returned mapped; a zone is kept.
+  // An IPv4-mapped address is anonymised as its IPv4 address and returned mapped.
   IpAddress map(const IpAddress& address, Day day);
 
   // Appends `text` to `out` with every address-looking token (IPv4; every RFC 4291 IPv6 text form,
-  // including embedded IPv4, zones, `[v6]:port`, `v4:port`, elements of comma lists) replaced by
-  // its mapping; all other bytes are copied unchanged. Returns the number of addresses replaced.
-  // What counts as an address token is documented in src/address_scan.hpp.
+  // including embedded IPv4; `%zone`, `[v6]:port`, `v4:port`, elements of comma lists) replaced
+  // by its mapping; all other bytes, a zone's included, are copied unchanged. Returns the number of
+  // addresses replaced. What counts as an address token is documented in src/address_scan.hpp.
   std::size_t rewrite_addresses(std::string_view text, Day day, std::string& out);
 
   // When all of `text` is one address token and spaces, quotes or the ends of the line delimit it

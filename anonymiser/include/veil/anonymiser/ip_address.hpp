@@ -1,5 +1,6 @@
 // An IPv4 or IPv6 address as a small value type: parsing every RFC 4291 text form and RFC 5952
-// canonical formatting, neither of which allocates.
+// canonical formatting, neither of which allocates. A zone (`fe80::1%eth0`, RFC 4007) is not part
+// of the address: the scanner leaves it in the text, where it stays as it was.
 #pragma once
 
 #include <algorithm>
@@ -16,10 +17,8 @@ enum class IpFamily : std::uint8_t { v4, v6 };
 
 class IpAddress {
  public:
-  // Longest zone identifier kept (Linux interface names are at most 15 bytes).
-  static constexpr std::size_t kMaxZoneLength = 15;
-  // Longest canonical text: a full IPv6 address in mixed notation plus "%zone".
-  static constexpr std::size_t kMaxTextLength = 45 + 1 + kMaxZoneLength;
+  // Longest canonical text: a full IPv6 address in mixed notation.
+  static constexpr std::size_t kMaxTextLength = 45;
 
   // The unspecified IPv4 address 0.0.0.0.
   IpAddress() = default;
@@ -27,15 +26,20 @@ class IpAddress {
   // The small members below are defined in this header: every rewritten address goes through them,
   // from other translation units.
   static IpAddress v4(std::uint32_t address) {
+    // The 16 bytes are made in a register and stored at once. Stored a byte or a word at a time,
+    // the copy of the address that soon follows (16 bytes at once) would wait until those stores
+    // retire, and addresses are copied on their way through the methods.
+    using Halves = std::uint64_t __attribute__((vector_size(16)));
+    const std::uint64_t low_half =  // bytes 8 to 15: 0, 0, 0xff, 0xff, then the address
+        0xFFFF0000ull | std::uint64_t{__builtin_bswap32(address)} << 32;
+    const Halves halves{0, low_half};
     IpAddress result;
-    for (int i = 0; i < 4; ++i)
-      result.bytes_[12 + i] = static_cast<std::uint8_t>(address >> (24 - 8 * i));
+    __builtin_memcpy(result.bytes_.data(), &halves, sizeof halves);
     return result;
   }
   static IpAddress v4(const std::array<std::uint8_t, 4>& bytes) {
-    IpAddress result;
-    std::copy(bytes.begin(), bytes.end(), result.bytes_.begin() + 12);
-    return result;
+    return v4(std::uint32_t{bytes[0]} << 24 | std::uint32_t{bytes[1]} << 16 |
+              std::uint32_t{bytes[2]} << 8 | bytes[3]);
   }
   static IpAddress v6(const std::array<std::uint8_t, 16>& bytes) {
     IpAddress result;
@@ -46,8 +50,8 @@ class IpAddress {
 
   // Accepts a dotted quad (octets of one to three decimal digits, at most 255; leading zeros are
   // read as decimal), or IPv6 in any RFC 4291 form: full, `::`-compressed, with a trailing dotted
-  // quad (`::ffff:1.2.3.4`, `64:ff9b::1.2.3.4`), any letter case, optionally followed by
-  // `%zone` (1 to kMaxZoneLength bytes). Nothing else: no brackets, ports or surrounding blanks.
+  // quad (`::ffff:1.2.3.4`, `64:ff9b::1.2.3.4`), any letter case. Nothing else: no zones,
+  // brackets, ports or surrounding blanks.
   static std::optional<IpAddress> parse(std::string_view text);
 
   IpFamily family() const { return family_; }
@@ -67,7 +71,7 @@ class IpAddress {
            std::uint32_t{bytes_[14]} << 8 | bytes_[15];
   }
 
-  // ::ffff:a.b.c.d for an IPv4 address; the IPv4 address for an IPv4-mapped one. Zones are kept.
+  // ::ffff:a.b.c.d for an IPv4 address; the IPv4 address for an IPv4-mapped one.
   IpAddress to_v4_mapped() const {
     IpAddress result = *this;
     result.family_ = IpFamily::v6;
@@ -79,24 +83,18 @@ class IpAddress {
     return result;
   }
 
-  std::string_view zone() const { return {zone_.data(), zone_length_}; }
-  // Returns false (and leaves the zone unchanged) when `zone` is empty or too long.
-  bool set_zone(std::string_view zone);
-
   // Writes the RFC 5952 canonical text (lower case, longest run of two or more zero fields
-  // compressed, the first on ties, IPv4-mapped addresses as ::ffff:a.b.c.d) and the zone, if any,
-  // into `buffer` (at least kMaxTextLength bytes). Returns the number of bytes written.
+  // compressed, the first on ties, IPv4-mapped addresses as ::ffff:a.b.c.d) into `buffer` (at
+  // least kMaxTextLength bytes). Returns the number of bytes written.
   std::size_t format(char* buffer) const;
   std::string to_string() const;
 
-  // Address equality: family, bytes and zone.
+  // Address equality: family and bytes.
   friend bool operator==(const IpAddress& a, const IpAddress& b);
 
  private:
   std::array<std::uint8_t, 16> bytes_{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
   IpFamily family_ = IpFamily::v4;
-  std::uint8_t zone_length_ = 0;
-  std::array<char, kMaxZoneLength> zone_{};
 };
 
 // Parsers shared by IpAddress::parse and the address scanner. Each reads the longest valid address
