@@ -251,14 +251,13 @@ std::size_t parse_ipv6_prefix(std::string_view text, IpAddress& address,
   }
   if (best_length == 0) return 0;
 
-  std::array<std::uint8_t, 16> bytes{};
-  int zeros = 8 - best_count;
+  std::array<std::uint64_t, 2> halves{};  // the address's first and last 64 bits
+  const int zeros = 8 - best_count;
   for (int i = 0, out = 0; i < best_count; ++i, ++out) {
     if (i == best_gap) out += zeros;
-    bytes[2 * out] = static_cast<std::uint8_t>(fields[i] >> 8);
-    bytes[2 * out + 1] = static_cast<std::uint8_t>(fields[i]);
+    halves[out / 4] |= std::uint64_t{fields[i]} << (16 * (3 - out % 4));
   }
-  address = IpAddress::v6(bytes);
+  address = IpAddress::v6(halves[0], halves[1]);
   return best_length;
 }
 

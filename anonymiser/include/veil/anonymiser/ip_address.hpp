@@ -26,20 +26,15 @@ class IpAddress {
   // The small members below are defined in this header: every rewritten address goes through them,
   // from other translation units.
   static IpAddress v4(std::uint32_t address) {
-    // The 16 bytes are made in a register and stored at once. Stored a byte or a word at a time,
-    // the copy of the address that soon follows (16 bytes at once) would wait until those stores
-    // retire, and addresses are copied on their way through the methods.
-    using Halves = std::uint64_t __attribute__((vector_size(16)));
-    const std::uint64_t low_half =  // bytes 8 to 15: 0, 0, 0xff, 0xff, then the address
-        0xFFFF0000ull | std::uint64_t{__builtin_bswap32(address)} << 32;
-    const Halves halves{0, low_half};
-    IpAddress result;
-    __builtin_memcpy(result.bytes_.data(), &halves, sizeof halves);
-    return result;
+    return from_halves(0, 0xFFFF'0000'0000ull | address, IpFamily::v4);
   }
   static IpAddress v4(const std::array<std::uint8_t, 4>& bytes) {
     return v4(std::uint32_t{bytes[0]} << 24 | std::uint32_t{bytes[1]} << 16 |
               std::uint32_t{bytes[2]} << 8 | bytes[3]);
+  }
+  // The IPv6 address whose first 64 bits are `high` and last 64 bits `low`.
+  static IpAddress v6(std::uint64_t high, std::uint64_t low) {
+    return from_halves(high, low, IpFamily::v6);
   }
   static IpAddress v6(const std::array<std::uint8_t, 16>& bytes) {
     IpAddress result;
@@ -93,6 +88,18 @@ class IpAddress {
   friend bool operator==(const IpAddress& a, const IpAddress& b);
 
  private:
+  static IpAddress from_halves(std::uint64_t high, std::uint64_t low, IpFamily family) {
+    // The 16 bytes are made in a register and stored at once. Stored a byte or a word at a time,
+    // the copy of the address that soon follows (16 bytes at once) would wait until those stores
+    // retire, and addresses are copied on their way through the methods.
+    using Halves = std::uint64_t __attribute__((vector_size(16)));
+    const Halves halves{__builtin_bswap64(high), __builtin_bswap64(low)};  // network byte order
+    IpAddress result;
+    __builtin_memcpy(result.bytes_.data(), &halves, sizeof halves);
+    result.family_ = family;
+    return result;
+  }
+
   std::array<std::uint8_t, 16> bytes_{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
   IpFamily family_ = IpFamily::v4;
 };
