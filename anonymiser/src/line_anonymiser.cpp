@@ -253,7 +253,7 @@ struct LineAnonymiser::Impl {
     for (const auto& span : parsed.spans()) {
       const auto field = line.substr(span.begin, span.end - span.begin);
       switch (span.role) {
-        case FieldRole::timestamp:
+        case FieldRole::plain:
           keep(span);
           break;
         case FieldRole::client:

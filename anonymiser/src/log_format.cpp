@@ -96,19 +96,22 @@ class AccessLogParser final : public LineParser {
     auto time_open = find_timestamp(line, out.day);
     if (time_open == npos || !parse_prefix(line, time_open, out)) return false;
     const std::size_t time_close = time_open + 28;  // " [" + 26 bytes of time
-    out.add(time_open + 1, time_close + 1, FieldRole::timestamp);
+    out.add(time_open + 1, time_close + 1, FieldRole::plain);
 
     std::size_t pos = time_close + 1;
     if (!starts_with_at(line, pos, " \"")) return false;
     auto request_end = closing_quote(line, pos + 1);
     if (request_end == npos) return false;
-    add_target(line, pos + 2, request_end, out);
+    const std::size_t protocol_end = add_target(line, pos + 2, request_end, out);
     pos = request_end + 1;
     for (int number = 0; number < 2; ++number) {  // status, then bytes (%b, %B or Debian's %O)
       if (pos >= line.size() || line[pos] != ' ') return false;
       pos = number_end(line, pos + 1);
       if (pos == npos) return false;
     }
+    // The HTTP version, status and size hold no address: nothing to scan between the target and the
+    // referrer.
+    out.add(protocol_end, pos, FieldRole::plain);
     if (starts_with_at(line, pos, " \"")) {
       auto referrer_end = closing_quote(line, pos + 1);
       if (referrer_end == npos) return false;
@@ -183,20 +186,36 @@ class AccessLogParser final : public LineParser {
     return true;
   }
 
-  // "%r" is `METHOD target PROTOCOL`; anything else (a probe's junk) is all target.
-  static void add_target(std::string_view line, std::size_t begin, std::size_t end,
-                         ParsedLine& out) {
+  // "%r" is `METHOD target PROTOCOL`; anything else (a probe's junk) is all target. Returns where
+  // the request's text to scan for addresses ends: before the protocol when it is an HTTP version,
+  // else at the closing quote at `end`.
+  static std::size_t add_target(std::string_view line, std::size_t begin, std::size_t end,
+                                ParsedLine& out) {
     auto request = line.substr(begin, end - begin);
     auto first_space = next_space(request, 0);
+    std::size_t scanned_to = end;
     if (first_space < request.size()) {
       // memrchr, not rfind, which steps back one byte at a time; the first space is there at least.
       const auto* last_space_at =
           static_cast<const char*>(memrchr(request.data(), ' ', request.size()));
       const auto last_space = static_cast<std::size_t>(last_space_at - request.data());
       begin += first_space + 1;
-      if (last_space > first_space) end = begin + (last_space - first_space - 1);
+      if (last_space > first_space) {
+        end = begin + (last_space - first_space - 1);
+        if (is_http_version(request.substr(last_space + 1))) scanned_to = end;
+      }
     }
     if (end > begin) out.add(begin, end, FieldRole::target);
+    return scanned_to;
+  }
+
+  // "HTTP/1.1", "HTTP/2": too few dots and digits for an address.
+  static bool is_http_version(std::string_view protocol) {
+    if (!protocol.starts_with("HTTP/")) return false;
+    const auto version = protocol.substr(5);
+    return (version.size() == 1 && is_digit(version[0])) ||
+           (version.size() == 3 && is_digit(version[0]) && version[1] == '.' &&
+            is_digit(version[2]));
   }
 
   bool require_referrer_and_agent_;
@@ -304,10 +323,10 @@ class W3cParser final : public LineParser {
       // a time: a line with anything else there does not match.
       case W3cColumn::date:
         out.day = iso8601_day(line.substr(begin, end - begin));
-        return out.day && out.add(begin, end, FieldRole::timestamp);
+        return out.day && out.add(begin, end, FieldRole::plain);
       case W3cColumn::time:
         return is_clock_time(line.substr(begin, end - begin)) &&
-               out.add(begin, end, FieldRole::timestamp);
+               out.add(begin, end, FieldRole::plain);
       case W3cColumn::client:
         return out.add(begin, end, FieldRole::client);
       case W3cColumn::address_list:
@@ -512,7 +531,7 @@ class JsonParser final : public LineParser {
         auto day = timestamp_day(line_.substr(begin, end - begin));
         if (!day) return true;
         if (!out_->day) out_->day = day;
-        return out_->add(begin, end, FieldRole::timestamp);
+        return out_->add(begin, end, FieldRole::plain);
       }
       case JsonRole::client:
         return out_->add(begin, end, FieldRole::client);

@@ -79,8 +79,8 @@ constexpr std::string_view kW3cFields =
     "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
     "cs(User-Agent) cs(Referer) sc-status X-Forwarded-For";
 
-// One line per format with the address at {A} in every position (client, user, X-Forwarded-For
-// element, path, query string, referrer, user agent).
+// Lines with the address at {A} in every position (client, user, X-Forwarded-For element, path,
+// query string, referrer, user agent, and where an access log's HTTP version stands).
 struct FormatTemplate {
   LogFormat format;
   std::string line;
@@ -95,6 +95,10 @@ const std::vector<FormatTemplate>& templates() {
       {LogFormat::common,
        R"L({A} - {A} [01/Mar/2024:10:00:00 +0000] "GET /node/{A}/view?ip={A}&x=1 HTTP/1.1" 200 512)L",
        {}},
+      {LogFormat::combined,
+       R"L({A} - - [01/Mar/2024:10:00:00 +0000] "GET /x HTTP/{A}" 200 512 "-" "-")L",
+       {}},
+      {LogFormat::common, R"L({A} - - [01/Mar/2024:10:00:00 +0000] "GET /x {A}" 200 512)L", {}},
       {LogFormat::w3c,
        "2024-03-01 10:00:00 {A} GET /node/{A}/view ip={A}&x=1 443 {A} {A} Mozilla/5.0+({A}) "
        "http://{A}/page?from={A} 200 {A},10.9.8.7",

@@ -47,7 +47,7 @@ constexpr auto address_list = FieldRole::address_list;
 constexpr auto target = FieldRole::target;
 constexpr auto referrer = FieldRole::referrer;
 constexpr auto user = FieldRole::user;
-constexpr auto timestamp = FieldRole::timestamp;
+constexpr auto plain = FieldRole::plain;
 constexpr auto agent = FieldRole::agent;
 
 }  // namespace
@@ -121,8 +121,9 @@ TEST_CASE("combined: nginx default format", "[log_formats]") {
   REQUIRE(fields);
   CHECK(*fields == std::vector<Located>{{client, "203.0.113.9"},
                                         {user, "jane@example.org"},
-                                        {timestamp, "[10/Oct/2000:13:55:36 -0700]"},
+                                        {plain, "[10/Oct/2000:13:55:36 -0700]"},
                                         {target, "/bins?postcode=SW1A+1AA"},
+                                        {plain, " HTTP/1.1\" 200 2326"},
                                         {referrer, "https://www.google.co.uk/search?q=bins"},
                                         {agent, "Mozilla/5.0 (X11; Linux x86_64)"}});
   CHECK(day == days_from_civil(2000, 10, 10));
@@ -136,8 +137,9 @@ TEST_CASE("combined: Apache escapes, IPv6 clients, extra fields, vhost prefix", 
     REQUIRE(fields);
     CHECK(*fields == std::vector<Located>{{client, "2001:db8::1"},
                                           {user, "-"},
-                                          {timestamp, "[01/Jan/2024:00:00:00 +0000]"},
+                                          {plain, "[01/Jan/2024:00:00:00 +0000]"},
                                           {target, R"(/a\"b\\c\x1b)"},
+                                          {plain, R"( HTTP/1.1" 404 -)"},
                                           {referrer, R"(http://x/\" q)"},
                                           {agent, R"(UA \"quoted\")"}});
   }
@@ -164,6 +166,7 @@ TEST_CASE("combined: Apache escapes, IPv6 clients, extra fields, vhost prefix", 
     REQUIRE(fields);
     CHECK((*fields)[0] == Located{client, "host81-2-69-160.range81-2.btcentralplus.com"});
     CHECK((*fields)[3] == Located{target, "/old"});
+    CHECK((*fields)[4] == Located{plain, R"(" 200 10)"});
   }
   SECTION("junk request lines are all target") {
     const std::string line =
@@ -171,6 +174,7 @@ TEST_CASE("combined: Apache escapes, IPv6 clients, extra fields, vhost prefix", 
     auto fields = parse_line(LogFormat::combined, line);
     REQUIRE(fields);
     CHECK((*fields)[3] == Located{target, R"(\x16\x03\x01)"});
+    CHECK((*fields)[4] == Located{plain, R"(" 400 157)"});
   }
   SECTION("a user name with a space") {
     const std::string line =
@@ -187,13 +191,13 @@ TEST_CASE("combined and common reject lines of other shapes", "[log_formats]") {
   CHECK_FALSE(parse_line(LogFormat::combined, common_line));
   auto common = parse_line(LogFormat::common, common_line);
   REQUIRE(common);
-  CHECK(common->size() == 4);
+  CHECK(common->size() == 5);
   // The common parser still finds a referrer when one is there.
   auto combined_as_common = parse_line(
       LogFormat::common,
       R"(192.0.2.1 - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 17 "http://r/" "UA")");
   REQUIRE(combined_as_common);
-  CHECK((*combined_as_common)[4] == Located{referrer, "http://r/"});
+  CHECK((*combined_as_common)[5] == Located{referrer, "http://r/"});
   CHECK(combined_as_common->back() == Located{agent, "UA"});
   // "-" stands for a missing status or byte count.
   CHECK(parse_line(LogFormat::common,
@@ -237,8 +241,8 @@ TEST_CASE("w3c: IIS 10 and IIS 6 defaults, #Fields changing mid-file", "[log_for
       "Mozilla/5.0+(Windows+NT+10.0) https://example.org/?x=1 500 0 0 5502";
   REQUIRE(parser->parse(iis10, parsed));
   CHECK(parsed.day == days_from_civil(2016, 9, 13));
-  CHECK(located(iis10, parsed) == std::vector<Located>{{timestamp, "2016-09-13"},
-                                                       {timestamp, "21:45:10"},
+  CHECK(located(iis10, parsed) == std::vector<Located>{{plain, "2016-09-13"},
+                                                       {plain, "21:45:10"},
                                                        {target, "/webapp2"},
                                                        {target, "q=SW1A+1AA"},
                                                        {user, "DOM\\jane"},
@@ -257,8 +261,8 @@ TEST_CASE("w3c: IIS 10 and IIS 6 defaults, #Fields changing mid-file", "[log_for
       "Mozilla/4.0+(compatible) 0 198.51.100.1,203.0.113.2";
   REQUIRE(parser->parse(iis6, parsed));
   CHECK(parsed.day == days_from_civil(2003, 1, 2));
-  CHECK(located(iis6, parsed) == std::vector<Located>{{timestamp, "2003-01-02"},
-                                                      {timestamp, "00:00:01"},
+  CHECK(located(iis6, parsed) == std::vector<Located>{{plain, "2003-01-02"},
+                                                      {plain, "00:00:01"},
                                                       {client, "192.0.2.10"},
                                                       {user, "-"},
                                                       {target, "/default.htm"},
@@ -274,8 +278,8 @@ TEST_CASE("w3c: field names match case-insensitively; custom address fields", "[
       parser->parse("#Fields: DATE Time C-IP CS(REFERER) x-real-ip True-Client-IP lb-hdr", parsed));
   const std::string line = "2020-02-29 12:00:00 192.0.2.1 - 192.0.2.2 192.0.2.3 192.0.2.4";
   REQUIRE(parser->parse(line, parsed));
-  CHECK(located(line, parsed) == std::vector<Located>{{timestamp, "2020-02-29"},
-                                                      {timestamp, "12:00:00"},
+  CHECK(located(line, parsed) == std::vector<Located>{{plain, "2020-02-29"},
+                                                      {plain, "12:00:00"},
                                                       {client, "192.0.2.1"},
                                                       {referrer, "-"},
                                                       {address_list, "192.0.2.2"},
@@ -317,7 +321,7 @@ TEST_CASE("json: default keys, nested dotted paths, arrays, dates", "[log_format
   auto fields = parse_line(LogFormat::json, line, &day, settings);
   REQUIRE(fields);
   CHECK(day == days_from_civil(2024, 2, 29));
-  CHECK(*fields == std::vector<Located>{{timestamp, "2024-03-01T00:30:00+01:00"},
+  CHECK(*fields == std::vector<Located>{{plain, "2024-03-01T00:30:00+01:00"},
                                         {client, "192.0.2.1"},
                                         {user, "-"},
                                         {target, "GET /?email=a%40b.org HTTP/1.1"},
@@ -335,7 +339,7 @@ TEST_CASE("json: epoch timestamps, escapes, malformed objects", "[log_formats]")
   REQUIRE(fields);
   CHECK(day == days_from_civil(2024, 3, 1));
   CHECK(*fields ==
-        std::vector<Located>{{timestamp, "1709251200.5"}, {target, R"(/a\"b)"}, {client, "::1"}});
+        std::vector<Located>{{plain, "1709251200.5"}, {target, R"(/a\"b)"}, {client, "::1"}});
   for (std::string bad :
        {std::string(R"({"ip":"1.2.3.4")"), std::string(R"({"ip":"1.2.3.4"} x)"),
         std::string(R"(["ip"])"), std::string(R"({"ip" "1.2.3.4"})"),

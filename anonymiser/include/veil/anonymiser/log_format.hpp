@@ -17,15 +17,17 @@
 namespace veil::anonymiser {
 
 // What a field holds, as far as anonymisation cares. Fields without a role are not reported: the
-// line anonymiser scans everything outside the timestamp for addresses anyway.
+// line anonymiser scans everything outside the plain fields for addresses anyway.
 enum class FieldRole : std::uint8_t {
   client,        // the client host: an address, or a reverse-DNS hostname (Apache HostnameLookups)
   address_list,  // X-Forwarded-For-like lists of addresses
   target,        // request target: path and query (IIS: cs-uri-stem and cs-uri-query separately)
   referrer,
-  user,       // authenticated user name (often an e-mail address)
-  timestamp,  // never scanned for addresses ("13:55:36" is not one)
-  agent,      // the user agent: scanned like any text, but its text repeats from line to line
+  user,  // authenticated user name (often an e-mail address)
+  // Holds no address, as the parser made sure: dates and times ("13:55:36" is none), and in access
+  // logs the HTTP version, status and size. Never scanned.
+  plain,
+  agent,  // the user agent: scanned like any text, but its text repeats from line to line
 };
 
 // Bytes [begin, end) of the line.
