@@ -86,7 +86,9 @@ void transform_block(Block& block, LineTransformer& transformer, bool carries_st
   block.flagged.clear();
   block.lines = 0;
   const std::size_t capacity = block.output.capacity();
-  block.output.reserve(block.input_size + block.input_size / 4);
+  // Sized by the input buffer, which stays the same from block to block, not by this block's
+  // lines: a block a few bytes longer than the first would otherwise double the output buffer.
+  block.output.reserve(block.input_capacity + block.input_capacity / 4);
   if (block.output.capacity() != capacity) prefault(block.output.data(), block.output.capacity());
   if (carries_state) transformer.set_state(block.state);
   const char* position = block.input.get();
