@@ -212,6 +212,23 @@ TEST_CASE("pipeline hands the carried state to the block that follows", "[pipeli
   }
 }
 
+TEST_CASE("pipeline finds newlines at every offset of its 64-byte scan windows", "[pipeline]") {
+  // Lines of every length from 0 to 200, then runs of empty lines: newlines land first, last and
+  // alone in a window, twice in a row across a window's edge, and in a block's last short window.
+  std::string input;
+  for (std::size_t length = 0; length <= 200; ++length) input += std::string(length, 'x') + "\n";
+  for (int run = 1; run <= 130; ++run)
+    input += std::string(static_cast<std::size_t>(run), '\n') + "y";
+  for (std::size_t block_size : {4096u, 4100u, 65536u}) {
+    CAPTURE(block_size);
+    std::uint64_t lines = 0;
+    const std::string expected = expected_output(input, &lines);
+    const Run result = run(input, 2, block_size);
+    CHECK(result.output == expected);
+    CHECK(result.result.lines == lines);
+  }
+}
+
 TEST_CASE("pipeline keeps line terminators byte for byte", "[pipeline]") {
   CHECK(run("", 2, 4096).output.empty());
   CHECK(run("", 2, 4096).result.lines == 0);
