@@ -93,8 +93,8 @@ std::vector<std::string_view> sample_lines(std::string_view sample, std::size_t 
 
 // What is known about fields whose text repeats from line to line (user agents, referrers, popular
 // targets): a direct-mapped table from a field's exact text to a `Value`, so that a lookup is one
-// hash and one compare, and memory stays bounded whatever the input.
-template <typename Value>
+// hash and one compare, and memory stays bounded whatever the input: 2^SlotBits entries.
+template <typename Value, std::size_t SlotBits>
 class RecentFields {
  public:
   static constexpr std::size_t kMaxTextLength = 512;  // longer fields are not kept
@@ -118,7 +118,7 @@ class RecentFields {
   }
 
  private:
-  static constexpr std::size_t kSlotBits = 10;
+  static constexpr std::size_t kSlotBits = SlotBits;
   static constexpr std::size_t kSlots = std::size_t{1} << kSlotBits;
 
   // Five words spread over the text, a multiply each: hashing must cost a fraction of a scan, and
@@ -310,7 +310,11 @@ struct LineAnonymiser::Impl {
     out.append(line.data() + copied, line.size() - copied);
   }
 
-  static constexpr std::size_t kMaxKept = RecentFields<PiiFree>::kMaxTextLength;
+  // Targets and referrers vary far more than user agents: with 4096 slots rather than 1024,
+  // bench_line_anonymiser ran 235 -> 222 ns/line. Agents need no more than 1024.
+  using PiiFreeFields = RecentFields<PiiFree, 12>;
+  using AgentFields = RecentFields<Rewritten, 10>;
+  static constexpr std::size_t kMaxKept = PiiFreeFields::kMaxTextLength;
 
   // What `field` holds; with PII, its matches are in `matches`. Fields with PII are rare and never
   // kept: each is a person's own. Most of the others repeat, and the scan for addresses in them is
@@ -354,10 +358,10 @@ struct LineAnonymiser::Impl {
   AddressAnonymiser addresses;
   ParsedLine parsed;
   LineStats stats;
-  std::vector<PiiMatch> matches;   // scratch, reused across lines
-  std::string scrubbed;            // scratch, reused across lines
-  RecentFields<PiiFree> pii_free;  // targets, referrers and user names
-  RecentFields<Rewritten> agents;
+  std::vector<PiiMatch> matches;  // scratch, reused across lines
+  std::string scrubbed;           // scratch, reused across lines
+  PiiFreeFields pii_free;         // targets, referrers and user names
+  AgentFields agents;
 };
 
 LineAnonymiser::LineAnonymiser(const AnonymiseSettings& settings, LogFormat format,
