@@ -118,8 +118,7 @@ class RecentFields {
   }
 
  private:
-  static constexpr std::size_t kSlotBits = SlotBits;
-  static constexpr std::size_t kSlots = std::size_t{1} << kSlotBits;
+  static constexpr std::size_t kSlots = std::size_t{1} << SlotBits;
 
   // Five words spread over the text, a multiply each: hashing must cost a fraction of a scan, and
   // the entry's compare reads every byte anyway, so texts alike in those words merely share a slot.
@@ -132,14 +131,14 @@ class RecentFields {
     std::uint64_t word = 0;
     if (size < 8) {
       for (std::size_t i = 0; i < size; ++i) word = word << 8 | static_cast<unsigned char>(data[i]);
-      return static_cast<std::size_t>(((hash ^ word) * kMultiplier) >> (64 - kSlotBits));
+      return static_cast<std::size_t>(((hash ^ word) * kMultiplier) >> (64 - SlotBits));
     }
     const std::size_t last = size - 8;
     for (const std::size_t pos : {std::size_t{0}, last / 4, last / 2, last - last / 4, last}) {
       std::memcpy(&word, data + pos, 8);
       hash = (hash ^ word) * kMultiplier;
     }
-    return static_cast<std::size_t>(hash >> (64 - kSlotBits));
+    return static_cast<std::size_t>(hash >> (64 - SlotBits));
   }
 
   std::vector<Entry> entries_;
