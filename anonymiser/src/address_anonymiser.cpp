@@ -1,6 +1,7 @@
 #include "veil/anonymiser/address_anonymiser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -89,11 +90,19 @@ struct AddressAnonymiser::Impl {
   DayMethod* current = nullptr;
   std::uint64_t clock = 0;
 
+  // Truncation to whole octets (the default /24) of an IPv4 address written without leading zeros
+  // keeps the text of the leading octets and writes the others as 0: what masking and formatting
+  // the address would give, without them.
+  std::optional<std::size_t> kept_ipv4_octets;
+
   Impl(const AnonymiseSettings& settings_in, const MasterKey& key_in)
       : settings(settings_in),
         key(key_in),
         keyed(settings_in.method != Method::truncate),
         rotates(keyed && settings_in.rotation == Rotation::daily) {
+    if (!keyed && settings.ipv4_prefix % 8 == 0) {
+      kept_ipv4_octets = static_cast<std::size_t>(settings.ipv4_prefix / 8);
+    }
     if (keyed && key.bytes.empty()) {
       throw std::invalid_argument(std::string(to_string(settings.method)) + " needs a key file");
     }
@@ -157,6 +166,30 @@ struct AddressAnonymiser::Impl {
     return mapped && result.is_v4() ? result.to_v4_mapped() : result;
   }
 
+  // When kept_ipv4_octets applies to `address`, all of whose text `text` is: appends its
+  // truncation and returns true.
+  bool append_truncated_octets(std::string_view text, const IpAddress& address,
+                               std::string& out) const {
+    if (!kept_ipv4_octets || !address.is_v4()) return false;
+    const auto* octets = address.bytes().data() + 12;
+    auto digits = [](unsigned octet) { return std::size_t{1} + (octet >= 10) + (octet >= 100); };
+    std::array<std::size_t, 4> ends{};
+    std::size_t end = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      end += digits(octets[i]) + (i > 0);
+      ends[i] = end;
+    }
+    if (end != text.size()) return false;  // leading zeros: formatted as usual
+    const std::size_t kept = *kept_ipv4_octets;
+    if (kept == 0) {
+      out.append("0.0.0.0");
+    } else {
+      out.append(text.data(), ends[kept - 1]);
+      out.append(std::string_view(".0.0.0").substr(0, 2 * (4 - kept)));
+    }
+    return true;
+  }
+
   // The mapping of `token`, written as the token was (percent-encoded colons included).
   void append_mapped(const AddressToken& token, Day day, std::string& out) {
     char buffer[IpAddress::kMaxTextLength];
@@ -193,7 +226,8 @@ IpAddress AddressAnonymiser::map(const IpAddress& address, Day day) {
 bool AddressAnonymiser::rewrite_whole_address(std::string_view text, Day day, std::string& out) {
   AddressToken token;
   if (!whole_address(text, token)) return false;
-  impl_->append_mapped(token, day, out);
+  if (!impl_->append_truncated_octets(text, token.address, out))
+    impl_->append_mapped(token, day, out);
   return true;
 }
 
