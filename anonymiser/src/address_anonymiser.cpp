@@ -90,10 +90,12 @@ struct AddressAnonymiser::Impl {
   DayMethod* current = nullptr;
   std::uint64_t clock = 0;
 
-  // Truncation to whole octets (the default /24) of an IPv4 address written without leading zeros
-  // keeps the text of the leading octets and writes the others as 0: what masking and formatting
-  // the address would give, without them.
-  std::optional<std::size_t> kept_ipv4_octets;
+  // Truncation to whole fields (the default /24 and /48) of an address whose kept fields are
+  // written as IpAddress::format writes them keeps their text and writes the rest as format would:
+  // the result of masking and formatting the address, at a fraction of the cost, on the client
+  // field of nearly every line.
+  std::optional<std::size_t> kept_octets;  // IPv4
+  std::optional<std::size_t> kept_groups;  // IPv6: 1 to 6, so that the zero groups become "::"
 
   Impl(const AnonymiseSettings& settings_in, const MasterKey& key_in)
       : settings(settings_in),
@@ -101,7 +103,11 @@ struct AddressAnonymiser::Impl {
         keyed(settings_in.method != Method::truncate),
         rotates(keyed && settings_in.rotation == Rotation::daily) {
     if (!keyed && settings.ipv4_prefix % 8 == 0) {
-      kept_ipv4_octets = static_cast<std::size_t>(settings.ipv4_prefix / 8);
+      kept_octets = static_cast<std::size_t>(settings.ipv4_prefix / 8);
+    }
+    if (!keyed && settings.ipv6_prefix % 16 == 0 && settings.ipv6_prefix >= 16 &&
+        settings.ipv6_prefix <= 96) {
+      kept_groups = static_cast<std::size_t>(settings.ipv6_prefix / 16);
     }
     if (keyed && key.bytes.empty()) {
       throw std::invalid_argument(std::string(to_string(settings.method)) + " needs a key file");
@@ -166,27 +172,43 @@ struct AddressAnonymiser::Impl {
     return mapped && result.is_v4() ? result.to_v4_mapped() : result;
   }
 
-  // When kept_ipv4_octets applies to `address`, all of whose text `text` is: appends its
-  // truncation and returns true.
-  bool append_truncated_octets(std::string_view text, const IpAddress& address,
-                               std::string& out) const {
-    if (!kept_ipv4_octets || !address.is_v4()) return false;
-    const auto* octets = address.bytes().data() + 12;
-    auto digits = [](unsigned octet) { return std::size_t{1} + (octet >= 10) + (octet >= 100); };
-    std::array<std::size_t, 4> ends{};
-    std::size_t end = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-      end += digits(octets[i]) + (i > 0);
-      ends[i] = end;
+  // When the truncation of `token`, all of whose text `text` is, can be written from the text:
+  // appends it and returns true.
+  bool append_truncated_text(std::string_view text, const AddressToken& token,
+                             std::string& out) const {
+    const auto& bytes = token.address.bytes();
+    if (token.address.is_v4()) {
+      if (!kept_octets) return false;
+      std::size_t end = 0, kept_end = 0;  // of the text each octet would have
+      for (std::size_t i = 0; i < 4; ++i) {
+        const unsigned octet = bytes[12 + i];
+        end += (i > 0) + std::size_t{1} + (octet >= 10) + (octet >= 100);
+        if (i + 1 == *kept_octets) kept_end = end;
+      }
+      if (end != text.size()) return false;  // leading zeros
+      if (*kept_octets == 0) {
+        out.append("0.0.0.0");
+      } else {
+        out.append(text.data(), kept_end);
+        out.append(std::string_view(".0.0.0").substr(0, 2 * (4 - *kept_octets)));
+      }
+      return true;
     }
-    if (end != text.size()) return false;  // leading zeros: formatted as usual
-    const std::size_t kept = *kept_ipv4_octets;
-    if (kept == 0) {
-      out.append("0.0.0.0");
-    } else {
-      out.append(text.data(), ends[kept - 1]);
-      out.append(std::string_view(".0.0.0").substr(0, 2 * (4 - kept)));
+    if (!kept_groups || token.encoded_colon_letter) return false;
+    std::size_t end = 0;  // of the text the kept groups would have
+    for (std::size_t i = 0; i < *kept_groups; ++i) {
+      const unsigned group = unsigned{bytes[2 * i]} << 8 | bytes[2 * i + 1];
+      if (group == 0) return false;  // may be part of a "::" in the text, or in the result
+      end += (i > 0) + std::size_t{1} + (group >= 0x10) + (group >= 0x100) + (group >= 0x1000);
+      // Each group ends where its canonical form would: none has leading zeros.
+      if (end >= text.size() || text[end] != ':') return false;
     }
+    // Hex digits and colons have bit 0x20 set, but for the uppercase letters.
+    unsigned lowercase = 0x20;
+    for (std::size_t i = 0; i < end; ++i) lowercase &= static_cast<unsigned char>(text[i]);
+    if (lowercase == 0) return false;
+    out.append(text.data(), end);
+    out.append("::");
     return true;
   }
 
@@ -226,8 +248,7 @@ IpAddress AddressAnonymiser::map(const IpAddress& address, Day day) {
 bool AddressAnonymiser::rewrite_whole_address(std::string_view text, Day day, std::string& out) {
   AddressToken token;
   if (!whole_address(text, token)) return false;
-  if (!impl_->append_truncated_octets(text, token.address, out))
-    impl_->append_mapped(token, day, out);
+  if (!impl_->append_truncated_text(text, token, out)) impl_->append_mapped(token, day, out);
   return true;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <random>
 #include <string>
 #include <utility>
@@ -179,25 +180,71 @@ TEST_CASE("truncate keeps /24 and /48 by default and outputs valid addresses", "
   CHECK_THROWS_AS(AddressAnonymiser(settings, {}), std::invalid_argument);
 }
 
+namespace {
+
+// A random dotted quad; now and then an octet has a leading zero.
+std::string random_dotted_quad(std::mt19937& random) {
+  std::string text;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) text += '.';
+    // Small octets often, to have one- and two-digit ones.
+    const unsigned value = random() % 2 ? random() % 256 : random() % 12;
+    if (random() % 16 == 0 && value < 100) text += '0';
+    text += std::to_string(value);
+  }
+  return text;
+}
+
+// A random IPv6 address, written canonically (RFC 5952) or with all eight groups, leading zeros
+// and uppercase letters here and there; some groups are zero, some small.
+std::string random_ipv6_text(std::mt19937& random) {
+  std::array<std::uint8_t, 16> bytes{};
+  for (std::size_t group = 0; group < 8; ++group) {
+    const unsigned kind = random() % 4;
+    const unsigned value = kind == 0 ? 0 : kind == 1 ? random() % 0x20 : random() % 0x10000;
+    bytes[2 * group] = static_cast<std::uint8_t>(value >> 8);
+    bytes[2 * group + 1] = static_cast<std::uint8_t>(value);
+  }
+  std::string text;
+  if (random() % 2) {
+    text = IpAddress::v6(bytes).to_string();
+  } else {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (std::size_t group = 0; group < 8; ++group) {
+      if (group > 0) text += ':';
+      const unsigned value = unsigned{bytes[2 * group]} << 8 | bytes[2 * group + 1];
+      std::string digits;
+      for (unsigned rest = value; rest != 0 || digits.empty(); rest >>= 4) {
+        digits.insert(digits.begin(), kHex[rest & 0xF]);
+      }
+      if (random() % 8 == 0 && digits.size() < 4) digits.insert(digits.begin(), '0');
+      text += digits;
+    }
+  }
+  if (random() % 8 == 0) {
+    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+}  // namespace
+
 TEST_CASE("property: a whole-address rewrite under truncate equals the mapped address",
           "[methods]") {
-  // Octet-aligned prefixes rewrite canonical dotted quads as text; the others, and quads with
-  // leading zeros, go through map() and formatting. Both must agree with map().
+  // Prefixes at field boundaries rewrite addresses from their text when it is canonical; the
+  // others, and texts with leading zeros, uppercase letters or zero groups, are masked and
+  // formatted. Both must agree with map().
   std::mt19937 random(20261124);
-  for (int prefix : {0, 8, 12, 16, 24, 31, 32}) {
+  const std::vector<std::pair<int, int>> prefixes{{0, 0},   {8, 16},  {12, 40},  {16, 48},
+                                                  {24, 64}, {31, 96}, {32, 112}, {24, 128}};
+  for (const auto& [ipv4_prefix, ipv6_prefix] : prefixes) {
     AnonymiseSettings settings;
-    settings.ipv4_prefix = prefix;
+    settings.ipv4_prefix = ipv4_prefix;
+    settings.ipv6_prefix = ipv6_prefix;
     AddressAnonymiser anonymiser(settings, {});
-    for (int i = 0; i < 2000; ++i) {
-      std::string text;
-      for (int octet = 0; octet < 4; ++octet) {
-        if (octet > 0) text += '.';
-        // Small octets often, to have one- and two-digit ones; now and then a leading zero.
-        const unsigned value = random() % 2 ? random() % 256 : random() % 12;
-        if (random() % 16 == 0 && value < 100) text += '0';
-        text += std::to_string(value);
-      }
-      INFO(prefix << " " << text);
+    for (int i = 0; i < 4000; ++i) {
+      const std::string text = i % 2 ? random_dotted_quad(random) : random_ipv6_text(random);
+      INFO(ipv4_prefix << " " << ipv6_prefix << " " << text);
       std::string rewritten;
       REQUIRE(anonymiser.rewrite_whole_address(text, 0, rewritten));
       const auto address = IpAddress::parse(text);
