@@ -255,6 +255,9 @@ class AnonymisingTransformer final : public LineTransformer {
  public:
   AnonymisingTransformer(const AnonymiseSettings& settings, LogFormat format, const MasterKey& key)
       : anonymiser_(settings, format, key) {}
+  // For another worker: shares the prototype's compiled PII rules.
+  explicit AnonymisingTransformer(const LineAnonymiser& prototype)
+      : anonymiser_(prototype.clone()) {}
 
   void set_state(std::string_view state) override { anonymiser_.set_state(state); }
   bool transform_line(std::string_view line, std::string& out) override {
@@ -263,6 +266,7 @@ class AnonymisingTransformer final : public LineTransformer {
     return anonymiser_.stats().unparsed == unparsed_before;
   }
   const LineStats& stats() const { return anonymiser_.stats(); }
+  const LineAnonymiser& anonymiser() const { return anonymiser_; }
 
  private:
   LineAnonymiser anonymiser_;
@@ -349,8 +353,9 @@ class AnonymiseRun {
   std::vector<LineTransformer*> transformers_for(LogFormat format) {
     auto& owned = transformers_[format];
     if (owned.empty()) {
-      for (unsigned i = 0; i < threads_; ++i) {
-        owned.push_back(std::make_unique<AnonymisingTransformer>(options_.settings, format, key_));
+      owned.push_back(std::make_unique<AnonymisingTransformer>(options_.settings, format, key_));
+      while (owned.size() < threads_) {
+        owned.push_back(std::make_unique<AnonymisingTransformer>(owned.front()->anonymiser()));
       }
     }
     std::vector<LineTransformer*> pointers;

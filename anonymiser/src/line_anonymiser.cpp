@@ -206,10 +206,20 @@ LogFormat detect_format(std::string_view sample) {
 }
 
 struct LineAnonymiser::Impl {
-  Impl(const AnonymiseSettings& settings, LogFormat format, const MasterKey& key)
-      : parser(make_line_parser(format, settings)),
+  Impl(const AnonymiseSettings& settings_in, LogFormat format_in, const MasterKey& key)
+      : settings(settings_in),
+        format(format_in),
+        parser(make_line_parser(format, settings)),
         pii(selected_pii_rules(settings)),
         addresses(settings, key) {}
+
+  // Empty caches and statistics; the compiled PII rules are shared.
+  explicit Impl(const Impl& prototype)
+      : settings(prototype.settings),
+        format(prototype.format),
+        parser(make_line_parser(format, settings)),
+        pii(prototype.pii),
+        addresses(std::move(*prototype.addresses.clone())) {}
 
   void anonymise(std::string_view line, std::string& out) {
     ++stats.lines;
@@ -352,6 +362,8 @@ struct LineAnonymiser::Impl {
     return entry.value;
   }
 
+  AnonymiseSettings settings;
+  LogFormat format;
   std::unique_ptr<LineParser> parser;
   PiiScrubber pii;
   AddressAnonymiser addresses;
@@ -366,6 +378,12 @@ struct LineAnonymiser::Impl {
 LineAnonymiser::LineAnonymiser(const AnonymiseSettings& settings, LogFormat format,
                                const MasterKey& key)
     : impl_(std::make_unique<Impl>(settings, format, key)) {}
+
+LineAnonymiser::LineAnonymiser(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LineAnonymiser LineAnonymiser::clone() const {
+  return LineAnonymiser(std::make_unique<Impl>(*impl_));
+}
 
 LineAnonymiser::~LineAnonymiser() = default;
 LineAnonymiser::LineAnonymiser(LineAnonymiser&&) noexcept = default;

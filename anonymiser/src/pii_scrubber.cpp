@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "chunk_load.hpp"
 #include "veil/anonymiser/hex.hpp"
@@ -246,12 +248,36 @@ bool valid_nhs_number(std::string_view text) {
   return check != 10 && check == digits[9];
 }
 
-struct PiiScrubber::Impl {
+// The rules compiled: never changed once built, and shared by the copies of a scrubber on other
+// threads, since compiling them is most of what starting a worker costs and RE2 objects may be used
+// from several threads at once.
+struct CompiledPiiRules {
   std::vector<PiiRule> rules;
   std::vector<std::unique_ptr<RE2>> patterns;
   std::vector<Needs> needs;
   std::uint8_t needed_kinds = 0;  // bit per Needs value some rule has
   RE2::Set set{rule_options(), RE2::UNANCHORED};
+
+  explicit CompiledPiiRules(std::vector<PiiRule> rules_in) : rules(std::move(rules_in)) {
+    for (const auto& rule : rules) {
+      auto pattern = std::make_unique<RE2>(rule.pattern, rule_options());
+      std::string error;
+      if (!pattern->ok() || set.Add(rule.pattern, &error) < 0) {
+        throw std::invalid_argument("PII rule '" + rule.name + "': bad pattern: " +
+                                    (pattern->ok() ? error : pattern->error()));
+      }
+      patterns.push_back(std::move(pattern));
+      needs.push_back(needs_of(rule));
+      needed_kinds |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(needs.back()));
+    }
+    if (!rules.empty() && !set.Compile()) {
+      throw std::invalid_argument("PII rules: the patterns together exceed RE2's memory budget");
+    }
+  }
+};
+
+struct PiiScrubber::Impl {
+  std::shared_ptr<const CompiledPiiRules> compiled;
   std::vector<int> set_hits;            // scratch for RE2::Set::Match
   std::vector<std::size_t> candidates;  // scratch: rules whose needs a field satisfies
   std::string decoded;                  // scratch: the field with %XX escapes decoded
@@ -259,7 +285,7 @@ struct PiiScrubber::Impl {
 
   // Nearly every field fails this, and cheaply: it is checked inline before find_all is called.
   bool may_match(const FieldTraits& traits) const {
-    return (traits.satisfied_kinds() & needed_kinds) != 0;
+    return (traits.satisfied_kinds() & compiled->needed_kinds) != 0;
   }
 
   // Decodes every %XX escape of `text` into `decoded` ('+' stays: the phone rule reads "+44"), and
@@ -287,8 +313,8 @@ struct PiiScrubber::Impl {
   // has checked may_match().
   void find_all(std::string_view text, const FieldTraits& traits, std::vector<PiiMatch>& matches) {
     candidates.clear();
-    for (std::size_t i = 0; i < needs.size(); ++i) {
-      if (traits.satisfies(needs[i])) candidates.push_back(i);
+    for (std::size_t i = 0; i < compiled->needs.size(); ++i) {
+      if (traits.satisfies(compiled->needs[i])) candidates.push_back(i);
     }
     if (candidates.empty()) return;
     if (candidates.size() == 1) {
@@ -298,7 +324,7 @@ struct PiiScrubber::Impl {
     // One pass over the field tells which rules match at all; only those are run for positions.
     // Should the set's DFA run out of memory, every candidate is run: never skip PII silently.
     RE2::Set::ErrorInfo error{RE2::Set::kNoError};
-    const bool matched = set.Match(text, &set_hits, &error);
+    const bool matched = compiled->set.Match(text, &set_hits, &error);
     if (!matched && error.kind == RE2::Set::kNoError) return;
     std::sort(set_hits.begin(), set_hits.end());
     for (std::size_t index : candidates) {
@@ -310,8 +336,8 @@ struct PiiScrubber::Impl {
   }
 
   void find_rule(std::size_t index, std::string_view text, std::vector<PiiMatch>& matches) const {
-    const RE2& pattern = *patterns[index];
-    const PiiCheck check = rules[index].check;
+    const RE2& pattern = *compiled->patterns[index];
+    const PiiCheck check = compiled->rules[index].check;
     re2::StringPiece found;
     std::size_t pos = 0;
     while (pos <= text.size() &&
@@ -334,22 +360,11 @@ struct PiiScrubber::Impl {
 };
 
 PiiScrubber::PiiScrubber(std::vector<PiiRule> rules) : impl_(std::make_unique<Impl>()) {
-  impl_->rules = std::move(rules);
-  for (const auto& rule : impl_->rules) {
-    auto pattern = std::make_unique<RE2>(rule.pattern, rule_options());
-    std::string error;
-    if (!pattern->ok() || impl_->set.Add(rule.pattern, &error) < 0) {
-      throw std::invalid_argument("PII rule '" + rule.name +
-                                  "': bad pattern: " + (pattern->ok() ? error : pattern->error()));
-    }
-    impl_->patterns.push_back(std::move(pattern));
-    impl_->needs.push_back(needs_of(rule));
-    impl_->needed_kinds |=
-        static_cast<std::uint8_t>(1U << static_cast<unsigned>(impl_->needs.back()));
-  }
-  if (!impl_->rules.empty() && !impl_->set.Compile()) {
-    throw std::invalid_argument("PII rules: the patterns together exceed RE2's memory budget");
-  }
+  impl_->compiled = std::make_shared<const CompiledPiiRules>(std::move(rules));
+}
+
+PiiScrubber::PiiScrubber(const PiiScrubber& other) : impl_(std::make_unique<Impl>()) {
+  impl_->compiled = other.impl_->compiled;
 }
 
 PiiScrubber::~PiiScrubber() = default;
@@ -357,12 +372,12 @@ PiiScrubber::PiiScrubber(PiiScrubber&&) noexcept = default;
 PiiScrubber& PiiScrubber::operator=(PiiScrubber&&) noexcept = default;
 
 const std::vector<PiiRule>& PiiScrubber::rules() const {
-  return impl_->rules;
+  return impl_->compiled->rules;
 }
 
 void PiiScrubber::find(std::string_view text, std::vector<PiiMatch>& matches) {
   matches.clear();
-  if (impl_->rules.empty() || text.empty()) return;
+  if (impl_->compiled->rules.empty() || text.empty()) return;
   const FieldTraits traits(text);
   if (impl_->may_match(traits)) impl_->find_all(text, traits, matches);
   // The rules read raw URLs ("SW1A%201AA"), but an escape's last hex digit glued to a value hides
@@ -393,7 +408,7 @@ void PiiScrubber::replace(std::string_view text, std::span<const PiiMatch> match
   std::size_t pos = 0;
   for (const auto& match : matches) {
     out.append(text.substr(pos, match.begin - pos));
-    out.append(impl_->rules[match.rule].marker);
+    out.append(impl_->compiled->rules[match.rule].marker);
     pos = match.end;
   }
   out.append(text.substr(pos));

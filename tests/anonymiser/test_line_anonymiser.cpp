@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "veil/anonymiser/line_anonymiser.hpp"
@@ -482,4 +483,46 @@ TEST_CASE("property: fields seen before are rewritten exactly as on first sight"
       CHECK(remembering.stats().pii > 0);
     }
   }
+}
+
+TEST_CASE("clones share the PII rules, not the caches or statistics, and run side by side",
+          "[line]") {
+  AnonymiseSettings settings;
+  settings.ipv4_prefix = 16;
+  LineAnonymiser prototype(settings, LogFormat::combined, MasterKey{});
+  // Lines that run the PII patterns (and their shared DFA caches) as well as lines that do not.
+  std::vector<std::string> lines;
+  for (int i = 0; i < 2000; ++i) {
+    lines.push_back("198.51." + std::to_string(i % 256) +
+                    ".7 - - [10/Oct/2024:13:55:36 +0000] \"GET /report?postcode=SW1A+" +
+                    std::to_string(i % 10) + "AA&email=jo" + std::to_string(i) +
+                    "%40example.org HTTP/1.1\" 200 2326 \"https://www.example.gov.uk/?nhs=943 476 "
+                    "5919\" \"Mozilla/5.0\"");
+    lines.push_back("2001:db8:abcd:" + std::to_string(i % 100) +
+                    "::9 - - [10/Oct/2024:13:55:36 +0000] \"GET /bins HTTP/1.1\" 200 12 \"-\" "
+                    "\"curl/8.5.0\"");
+  }
+  auto run = [&lines](LineAnonymiser& anonymiser) {
+    std::string out;
+    for (const auto& line : lines) {
+      anonymiser.anonymise_line(line, out);
+      out += '\n';
+    }
+    return out;
+  };
+  const std::string expected = run(prototype);
+  REQUIRE(prototype.stats().pii == 3 * 2000);
+  REQUIRE(expected.find("198.51.0.0 ") != std::string::npos);
+
+  LineAnonymiser first = prototype.clone();
+  LineAnonymiser second = prototype.clone();
+  CHECK(first.stats().lines == 0);
+  std::string first_out, second_out;
+  std::thread other([&] { second_out = run(second); });
+  first_out = run(first);
+  other.join();
+  CHECK(first_out == expected);
+  CHECK(second_out == expected);
+  CHECK(first.stats().pii == prototype.stats().pii);
+  CHECK(second.stats().addresses == prototype.stats().addresses);
 }

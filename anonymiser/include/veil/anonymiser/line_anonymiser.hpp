@@ -35,6 +35,11 @@ class LineAnonymiser {
   LineAnonymiser(LineAnonymiser&&) noexcept;
   LineAnonymiser& operator=(LineAnonymiser&&) noexcept;
 
+  // Another anonymiser with the same settings and key, for another thread: it shares the compiled
+  // PII rules (compiling them is most of what building one costs) and starts with empty caches
+  // and statistics.
+  LineAnonymiser clone() const;
+
   // Appends the anonymised form of `line` (given without its line terminator) to `out`.
   void anonymise_line(std::string_view line, std::string& out);
 
@@ -49,6 +54,7 @@ class LineAnonymiser {
 
  private:
   struct Impl;
+  explicit LineAnonymiser(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -22,11 +22,15 @@ struct PiiMatch {
   std::uint32_t rule = 0;
 };
 
-// Not thread-safe (it keeps scratch space); one per worker thread.
+// Not thread-safe (it keeps scratch space); one per worker thread, copied from the first.
 class PiiScrubber {
  public:
   // Compiles the rules once. Throws std::invalid_argument naming a rule whose pattern RE2 rejects.
   explicit PiiScrubber(std::vector<PiiRule> rules);
+  // A scrubber for another thread: it shares the compiled rules, which are never changed, and has
+  // scratch space of its own.
+  PiiScrubber(const PiiScrubber& other);
+  PiiScrubber& operator=(const PiiScrubber&) = delete;
   ~PiiScrubber();
   PiiScrubber(PiiScrubber&&) noexcept;
   PiiScrubber& operator=(PiiScrubber&&) noexcept;
